@@ -1,0 +1,389 @@
+"""
+``AsyncClient``: owns the HTTP connection pool and the one path every API request takes.
+
+That path adds the API key (and only for the API's origin), bounds how many requests are
+in flight to the pool's size, reads the ``{code, msg, msg_cn, data}`` envelope into data
+or a typed error, and retries what :func:`~a1art_async._retry.classify` says is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import httpx
+
+from ._config import (
+    API_ORIGINS,
+    API_PREFIX,
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    Region,
+    normalize_origin,
+)
+from ._exceptions import (
+    A1ArtError,
+    ConnectError,
+    GenerationOutcomeUnknown,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+    UnexpectedRedirectError,
+    UnexpectedResponseError,
+    ValidationError,
+    api_error,
+)
+from ._logging import configure_from_env, logger
+from ._models import EnhanceRequest, GenerateRequest
+from ._resources import Apps, Images, Tasks
+from ._retry import (
+    Decision,
+    Failure,
+    RequestKind,
+    RetryPolicy,
+    classify,
+    compute_backoff,
+    parse_retry_after,
+)
+
+_EXCERPT_CHARS = 200
+#: Envelopes are small; a body past this is not one, and is not read further.
+_MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
+
+
+class _Secret:
+    """
+    Holds the API key so that no repr, str or traceback local shows it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+class AsyncClient:
+    """
+    The a1.art Open API, asynchronously, on asyncio or trio.
+
+    Args:
+        api_key: The API key; defaults to the ``A1ART_API_KEY`` environment variable.
+        region: ``"global"`` (``https://a1.art``) or ``"cn"`` (the documented China
+            domain; task queries then also send ``section: cn``).
+        base_url: Another origin for the API, such as a loopback emulator.  Plain
+            ``http://`` is accepted only for loopback hosts.
+        timeout: Seconds, or an ``httpx.Timeout``.
+        limits: The connection pool's limits; at most ``max_connections`` requests are
+            in flight at once, the rest wait their turn outside httpx's pool.
+        max_retries: Shorthand for ``retry=RetryPolicy(max_retries=...)``.
+        retry: The full retry policy.
+        http_client: An ``httpx.AsyncClient`` to use (and not close); the API key is added
+            per request, never to the client's defaults.
+        transport: An httpx transport for a client this one creates, e.g. the emulator's.
+
+    Use it as ``async with AsyncClient() as client:``, or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        region: Region = "global",
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        configure_from_env()
+        key = api_key if api_key is not None else os.environ.get("A1ART_API_KEY", "")
+        if not key or not key.strip():
+            raise ValidationError("api_key", "no API key: pass api_key= or set A1ART_API_KEY")
+        if region not in API_ORIGINS:
+            raise ValidationError("region", f"must be one of {', '.join(API_ORIGINS)}")
+        if http_client is not None and transport is not None:
+            raise ValidationError("transport", "pass either http_client or transport, not both")
+        self._api_key = _Secret(key.strip())
+        self.region: Region = region
+        self.origin = normalize_origin(base_url or API_ORIGINS[region])
+        self.retry = retry or RetryPolicy()
+        if max_retries is not None:
+            self.retry = RetryPolicy(
+                max_retries=max_retries,
+                initial=self.retry.initial,
+                cap=self.retry.cap,
+                retry_after_cap=self.retry.retry_after_cap,
+            )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout, limits=limits, transport=transport, follow_redirects=False
+        )
+        self._in_flight = anyio.Semaphore(limits.max_connections or 100)
+        self._random = random.Random()
+        self._closed = False
+        self.apps = Apps(self)
+        self.images = Images(self)
+        self.tasks = Tasks(self)
+
+    def __repr__(self) -> str:
+        return f"<AsyncClient origin={self.origin!r} region={self.region!r}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """
+        Close the connection pool (unless it was passed in as ``http_client``).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_http:
+            await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """
+        The underlying ``httpx.AsyncClient``; it never carries the API key by itself.
+        """
+        return self._http
+
+    # The request path -------------------------------------------------------------
+
+    async def request(
+        self,
+        kind: RequestKind,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        files: Any = None,
+        spend: GenerateRequest | EnhanceRequest | None = None,
+    ) -> Any:
+        """
+        Send one API request with retries, and return the envelope's ``data``.
+
+        Args:
+            kind: Whether repeating the request is safe (see :class:`RequestKind`).
+            method: The HTTP method.
+            path: The path below ``/open-api/v1/a1``.
+            params: Query parameters.
+            headers: Extra headers (the API key is added here, not by the caller).
+            json_body: A JSON body.
+            files: A multipart body, as httpx takes it.
+            spend: For generate and enhance, the request, carried by
+                :class:`GenerationOutcomeUnknown` if the outcome cannot be known.
+
+        Raises:
+            APIError: The API's answer, as its typed subclass.
+            GenerationOutcomeUnknown: A spending request may have been acted on.
+            TransportError: The request could not be completed.
+            UnexpectedResponseError: The answer was not the documented envelope.
+        """
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        url = f"{self.origin}{API_PREFIX}{path}"
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(method, url, params, headers, json_body, files)
+            except _Attempt as failed:
+                decision = classify(kind, failed.failure)
+                final = decision is not Decision.RETRY or attempt >= self.retry.max_retries
+                if final:
+                    if decision is Decision.OUTCOME_UNKNOWN and spend is not None:
+                        raise GenerationOutcomeUnknown(spend, failed.error) from failed.error
+                    raise failed.error from failed.error.__cause__
+                delay = compute_backoff(
+                    self.retry,
+                    attempt,
+                    jitter=self._random.random(),
+                    retry_after=failed.retry_after,
+                )
+                logger.info(
+                    "retrying %s %s in %.2f s (attempt %d of %d): %s",
+                    method,
+                    path,
+                    delay,
+                    attempt + 1,
+                    self.retry.max_retries,
+                    failed.error,
+                )
+                attempt += 1
+                await anyio.sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        json_body: Any,
+        files: Any,
+    ) -> Any:
+        request = self._http.build_request(
+            method,
+            url,
+            params=params,
+            headers={**(headers or {}), "apiKey": self._api_key.reveal()},
+            json=json_body,
+            files=files,
+        )
+        async with self._in_flight:
+            try:
+                response = await self._http.send(request, stream=True, follow_redirects=False)
+            except httpx.HTTPError as error:
+                raise _Attempt.from_transport(error) from None
+            try:
+                body = await _read_bounded(response)
+            except httpx.HTTPError as error:
+                raise _Attempt.from_transport(error, sent=True) from None
+            finally:
+                await response.aclose()
+        logger.debug("%s %s -> %d", method, request.url.copy_with(query=None), response.status_code)
+        return self._parse(response, body)
+
+    def _parse(self, response: httpx.Response, body: bytes | None) -> Any:
+        status = response.status_code
+        if response.is_redirect:
+            location = response.headers.get("location", "")
+            raise _Attempt(Failure.REJECTED, UnexpectedRedirectError(status, location))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        envelope = None if body is None else _load_envelope(body)
+        if envelope is None:
+            error: A1ArtError
+            if status == 429:
+                error = RateLimitError(
+                    20000, "too many requests (HTTP 429)", status=status, retry_after=retry_after
+                )
+                raise _Attempt(Failure.RATE_LIMITED, error, retry_after)
+            reason = (
+                "the body is too large to be an API envelope"
+                if body is None
+                else ("the body is not the API's JSON envelope")
+            )
+            error = UnexpectedResponseError(reason, status=status, excerpt=self._excerpt(body))
+            raise _Attempt(Failure.SERVER_FAILED, error)
+        code = envelope["code"]
+        if code == 0:
+            if status >= 400:
+                error = UnexpectedResponseError(
+                    "an HTTP error with a success envelope",
+                    status=status,
+                    excerpt=self._excerpt(body),
+                )
+                raise _Attempt(Failure.SERVER_FAILED, error)
+            return envelope.get("data")
+        msg, msg_cn = envelope.get("msg"), envelope.get("msg_cn")
+        api = api_error(
+            code,
+            self._redact(msg if isinstance(msg, str) else ""),
+            self._redact(msg_cn if isinstance(msg_cn, str) else ""),
+            status=status,
+            retry_after=retry_after,
+        )
+        if isinstance(api, RateLimitError) or status == 429:
+            raise _Attempt(Failure.RATE_LIMITED, api, retry_after)
+        if isinstance(api, ServerError) or status >= 500:
+            raise _Attempt(Failure.SERVER_FAILED, api, retry_after)
+        raise _Attempt(Failure.REJECTED, api)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key.reveal(), "<secret>")
+
+    def _excerpt(self, body: bytes | None) -> str:
+        if not body:
+            return ""
+        text = body[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        text = " ".join(self._redact(text).split())
+        return text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
+
+
+class _Attempt(Exception):
+    """
+    One failed attempt: the error to raise if it is not retried, and why it failed.
+    """
+
+    def __init__(
+        self, failure: Failure, error: A1ArtError, retry_after: float | None = None
+    ) -> None:
+        super().__init__(str(error))
+        self.failure = failure
+        self.error = error
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_transport(cls, error: httpx.HTTPError, *, sent: bool = False) -> _Attempt:
+        # Connect errors and pool timeouts happen before a byte of the request leaves
+        # this process; every other transport error may come after the server read it.
+        if not sent and isinstance(
+            error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+        ):
+            wrapped: TransportError = ConnectError(f"could not connect: {error}")
+            failure = Failure.NOT_SENT
+        elif isinstance(error, httpx.TimeoutException):
+            wrapped = TimeoutError(f"no answer in time: {type(error).__name__}")
+            failure = Failure.NO_ANSWER
+        else:
+            wrapped = TransportError(
+                f"the request did not complete: {type(error).__name__}: {error}"
+            )
+            failure = Failure.NO_ANSWER
+        wrapped.__cause__ = error
+        return cls(failure, wrapped)
+
+
+async def _read_bounded(response: httpx.Response) -> bytes | None:
+    """
+    Read a body up to the envelope limit; ``None`` means it was larger.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > _MAX_ENVELOPE_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _load_envelope(body: bytes) -> dict[str, Any] | None:
+    """
+    The documented envelope, or ``None`` if the body is not one.
+    """
+    try:
+        envelope = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    code = envelope.get("code")
+    if isinstance(code, bool) or not isinstance(code, int):
+        return None
+    return envelope
