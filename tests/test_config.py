@@ -33,4 +33,4 @@ def test_plain_http_off_loopback_and_odd_urls_are_refused(url: str) -> None:
     """
     with pytest.raises(a1.ValidationError) as caught:
         normalize_origin(url)
-    assert caught.value.field == "base_url"
+    assert "base_url" == caught.value.field

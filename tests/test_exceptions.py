@@ -37,7 +37,7 @@ def test_every_documented_code_is_in_the_table() -> None:
     """
     The table maps exactly the 23 documented error codes (24 with success) to classes.
     """
-    assert len(DOCUMENTED) == 23
+    assert 23 == len(DOCUMENTED)
     assert DOCUMENTED == API_ERRORS
 
 
@@ -70,7 +70,7 @@ def test_rate_limit_error_keeps_retry_after() -> None:
     """
     error = api_error(20000, "too may request", retry_after=4.0)
     assert isinstance(error, a1.RateLimitError)
-    assert error.retry_after == 4.0
+    assert 4.0 == error.retry_after
 
 
 def test_validation_error_names_the_field() -> None:
@@ -79,8 +79,8 @@ def test_validation_error_names_the_field() -> None:
     """
     error = a1.ValidationError("generate_num", "must be 1 to 4")
     assert isinstance(error, ValueError)
-    assert error.field == "generate_num"
-    assert str(error) == "generate_num: must be 1 to 4"
+    assert "generate_num" == error.field
+    assert "generate_num: must be 1 to 4" == str(error)
 
 
 def test_transport_errors_are_their_own_branch() -> None:

@@ -18,12 +18,12 @@ async def test_png_bytes_are_named_by_content() -> None:
     """
     image = await read_image(png(30, 20))
     assert isinstance(image, LocalImage)
-    assert (
+    assert ("image.png", "image/png", 30, 20) == (
         image.filename,
         image.content_type,
         image.width,
         image.height,
-    ) == ("image.png", "image/png", 30, 20)
+    )
 
 
 @pytest.mark.anyio
@@ -35,12 +35,12 @@ async def test_path_with_a_misleading_suffix_is_named_by_content(tmp_path: Path)
     path.write_bytes(jpeg(10, 12))
     image = await read_image(path)
     assert isinstance(image, LocalImage)
-    assert (
+    assert ("cat.jpg", "image/jpeg", 10, 12) == (
         image.filename,
         image.content_type,
         image.width,
         image.height,
-    ) == ("cat.jpg", "image/jpeg", 10, 12)
+    )
 
 
 @pytest.mark.anyio
@@ -50,7 +50,7 @@ async def test_binary_file_object() -> None:
     """
     image = await read_image(io.BytesIO(png(5, 5)))
     assert isinstance(image, LocalImage)
-    assert image.width == 5
+    assert 5 == image.width
 
 
 @pytest.mark.anyio
@@ -84,7 +84,7 @@ async def test_bad_images_are_refused_before_any_request(source: object, reason:
     """
     with pytest.raises(a1.ValidationError, match=reason) as caught:
         await read_image(source)  # type: ignore[arg-type]
-    assert caught.value.field == "image"
+    assert "image" == caught.value.field
 
 
 @pytest.mark.anyio
@@ -117,10 +117,10 @@ def test_sniff() -> None:
     """
     Formats are told apart by their magic bytes.
     """
-    assert [
+    assert ["png", "jpeg", "gif", "webp", None] == [
         sniff(png()),
         sniff(jpeg()),
         sniff(GIF),
         sniff(WEBP),
         sniff(b"<html>"),
-    ] == ["png", "jpeg", "gif", "webp", None]
+    ]

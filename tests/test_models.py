@@ -52,15 +52,15 @@ def test_app_from_the_docs_example() -> None:
     The documented app details read into typed, snake_case models.
     """
     app = structure(DOC_APP, a1.App)
-    assert app.version_id == "1803632078866341890"
-    assert [
+    assert "1803632078866341890" == app.version_id
+    assert [a1.FormType.CNET, a1.FormType.DESCRIPTION, a1.FormType.STYLE, a1.FormType.SIZE] == [
         f.type for f in app.forms
-    ] == [a1.FormType.CNET, a1.FormType.DESCRIPTION, a1.FormType.STYLE, a1.FormType.SIZE]
-    assert app.forms[1].inputs[0].tags == ("Obsidian_black", "Porcelain_white")
-    assert app.styles[0].name == "High Quality Anmie"
+    ]
+    assert ("Obsidian_black", "Porcelain_white") == app.forms[1].inputs[0].tags
+    assert "High Quality Anmie" == app.styles[0].name
     assert dt.datetime(2024, 6, 20, 19, 51, 55) == app.update_date
-    assert app.process_time == 22.0
-    assert app.cost == 2
+    assert 22.0 == app.process_time
+    assert 2 == app.cost
     assert app.is_node_app
 
 
@@ -69,13 +69,13 @@ def test_unknown_fields_are_ignored_and_missing_optional_ones_tolerated() -> Non
     New server fields do not break reading, and absent or null optional fields default.
     """
     app = structure({"id": 1, "versionId": "2", "newThing": {"x": 1}, "cost": None}, a1.App)
-    assert (
+    assert ("1", "2", (), None, None) == (
         app.id,
         app.version_id,
         app.forms,
         app.cost,
         app.process_time,
-    ) == ("1", "2", (), None, None)
+    )
 
 
 def test_task_from_the_docs_example_keeps_both_ids() -> None:
@@ -91,11 +91,11 @@ def test_task_from_the_docs_example_keeps_both_ids() -> None:
         "images": ["imageUrl"],
     }
     task = structure_task(body, "507b080cfe17f7956e8690c4eba2b80f")
-    assert task.task_id == "507b080cfe17f7956e8690c4eba2b80f"
-    assert task.id == "1803970662304264194"
+    assert "507b080cfe17f7956e8690c4eba2b80f" == task.task_id
+    assert "1803970662304264194" == task.id
     assert a1.TaskState.COMPLETED is task.state
     assert task.is_final
-    assert task.images == ("imageUrl",)
+    assert ("imageUrl",) == task.images
     assert dt.timedelta(seconds=12) == task.finish_date - task.start_date  # type: ignore[operator]
 
 
@@ -133,7 +133,7 @@ def test_generate_request_wire_format() -> None:
         style_id="s",
         size="16:9",
     )
-    assert unstructure(request) == {
+    assert {
         "appId": "1",
         "versionId": "2",
         "generateNum": "3",
@@ -141,7 +141,7 @@ def test_generate_request_wire_format() -> None:
         "description": [{"id": "d", "value": "a cat"}],
         "styleId": "s",
         "size": {"sizeId": "6"},
-    }
+    } == unstructure(request)
 
 
 def test_minimal_generate_request_leaves_out_what_is_absent() -> None:
@@ -149,7 +149,7 @@ def test_minimal_generate_request_leaves_out_what_is_absent() -> None:
     Parts that were not given are not sent at all.
     """
     request = a1.GenerateRequest(app_id="1", version_id="2")
-    assert unstructure(request) == {"appId": "1", "versionId": "2", "generateNum": "1"}
+    assert {"appId": "1", "versionId": "2", "generateNum": "1"} == unstructure(request)
 
 
 @pytest.mark.parametrize("count", [0, 5, -1, True, 2.0, "2"])
@@ -159,7 +159,7 @@ def test_generate_num_is_checked_when_built(count: Any) -> None:
     """
     with pytest.raises(a1.ValidationError) as caught:
         a1.GenerateRequest(app_id="1", version_id="2", generate_num=count)
-    assert caught.value.field == "generate_num"
+    assert "generate_num" == caught.value.field
 
 
 def test_empty_ids_are_refused() -> None:
@@ -200,14 +200,14 @@ def test_unknown_aspect_lists_the_choices() -> None:
     """
     with pytest.raises(a1.ValidationError, match="16:9") as caught:
         a1.Size.from_aspect("5:4")
-    assert caught.value.field == "size"
+    assert "size" == caught.value.field
 
 
 def test_languages() -> None:
     """
     The 13 documented languages parse, leniently on case and dash; others are refused.
     """
-    assert len(a1.Language) == 13
+    assert 13 == len(a1.Language)
     assert a1.Language.EN_US is a1.Language.parse("en-us")
     with pytest.raises(a1.ValidationError, match="language"):
         a1.Language.parse("fr_FR")

@@ -33,16 +33,16 @@ def test_backoff_is_full_jitter() -> None:
     """
     The jitter draw scales the ceiling linearly from zero.
     """
-    assert compute_backoff(POLICY, 3, jitter=0.0) == 0.0
-    assert compute_backoff(POLICY, 3, jitter=0.5) == 2.0
+    assert 0.0 == compute_backoff(POLICY, 3, jitter=0.0)
+    assert 2.0 == compute_backoff(POLICY, 3, jitter=0.5)
 
 
 def test_retry_after_is_honoured_below_its_cap() -> None:
     """
     A server's Retry-After replaces the backoff when it is within retry_after_cap.
     """
-    assert compute_backoff(POLICY, 0, jitter=0.1, retry_after=12.0) == 12.0
-    assert compute_backoff(POLICY, 0, jitter=0.1, retry_after=31.0) == 0.05
+    assert 12.0 == compute_backoff(POLICY, 0, jitter=0.1, retry_after=12.0)
+    assert 0.05 == compute_backoff(POLICY, 0, jitter=0.1, retry_after=31.0)
 
 
 @given(
@@ -98,9 +98,9 @@ def test_parse_retry_after_forms() -> None:
     """
     Retry-After is read as seconds or as an HTTP date; garbage is ignored.
     """
-    assert parse_retry_after("3") == 3.0
+    assert 3.0 == parse_retry_after("3")
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
-    assert parse_retry_after("-5") == 0.0
+    assert 0.0 == parse_retry_after("-5")
     date = email.utils.formatdate(1_000_010, usegmt=True)
-    assert pytest.approx(parse_retry_after(date, now=1_000_000)) == 10.0
+    assert 10.0 == pytest.approx(parse_retry_after(date, now=1_000_000))
