@@ -1,0 +1,135 @@
+"""
+The fault knobs: everything that can go wrong between a client and the service.
+
+Every knob is off by default, can be changed while requests are in flight, and draws its
+randomness from the emulator's seeded fault stream, so a failing run replays exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+API_ENDPOINTS: Final = frozenset({"apps", "upload", "generate", "optimize", "tasks"})
+"""The endpoint names request-level knobs hit when :attr:`Faults.endpoints` is None."""
+
+ENDPOINTS: Final = API_ENDPOINTS | {"file", "other"}
+"""Every endpoint name a journal entry can carry."""
+
+
+def _probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be a probability in [0, 1], got {value!r}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
+
+
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive or None, got {value!r}")
+
+
+def _http_5xx(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 500 <= value <= 599:
+        raise ValueError(f"{attribute.name} must be a 5xx status, got {value!r}")
+
+
+def _endpoint_set(value: Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    names = frozenset(value)
+    if unknown := names - ENDPOINTS:
+        raise ValueError(f"unknown endpoint names {sorted(unknown)}; known: {sorted(ENDPOINTS)}")
+    return names
+
+
+@attrs.define
+class Faults:
+    """
+    Fault knobs, all off by default; assign to any of them at any time.
+
+    Request-level knobs (``rate_limit``, ``server_error_rate``, ``http_5xx_rate``,
+    ``malformed_json_rate``, ``drop_before_rate``, ``drop_after_rate``, ``latency``,
+    ``redirect_to``) hit the five API endpoints, or only the endpoint names in
+    ``endpoints`` when that is set (add ``"file"`` to reach CDN downloads with drops,
+    latency and 5xx).  Task-level knobs are drawn once, when a task is created.
+
+    Attributes:
+        rate_limit: Requests per second per key (token bucket, burst ``max(1, rate)``);
+            over it the answer is code 20000.
+        rate_limit_http_429: Answer rate-limited requests with HTTP 429 and a
+            ``Retry-After`` header (whole seconds) instead of HTTP 200.
+        server_error_rate: Probability of code 20002 or 20003; nothing is processed.
+        http_5xx_rate: Probability of an HTML gateway error page; nothing is processed.
+        http_5xx_status: The status of that page.
+        malformed_json_rate: Probability that a processed answer arrives as truncated JSON.
+        drop_before_rate: Probability that a request never reaches the server.
+        drop_after_rate: Probability that the connection drops after the server acted.
+        latency: Seconds added before every answer; in-process, a read timeout shorter
+            than this turns into ``httpx.ReadTimeout`` after the server acted.
+        version_bump_after: Republish an app after every N successful generations.
+        task_failure_rate: Probability that a task ends in state 20.
+        task_stuck_rate: Probability that a task stays in state 30 forever.
+        result_ttl: Result files answer 403 this many clock seconds after the task ended.
+        redirect_to: Answer API requests with 307 to the same path on this origin.
+        endpoints: Restrict request-level knobs to these endpoint names.
+        oversized_download: File answers claim their real Content-Length but stream
+            far more (64 MiB), to test download size caps.
+    """
+
+    rate_limit: float | None = attrs.field(default=None, validator=_positive_or_none)
+    rate_limit_http_429: bool = False
+    server_error_rate: float = attrs.field(default=0.0, validator=_probability)
+    http_5xx_rate: float = attrs.field(default=0.0, validator=_probability)
+    http_5xx_status: int = attrs.field(default=502, validator=_http_5xx)
+    malformed_json_rate: float = attrs.field(default=0.0, validator=_probability)
+    drop_before_rate: float = attrs.field(default=0.0, validator=_probability)
+    drop_after_rate: float = attrs.field(default=0.0, validator=_probability)
+    latency: float = attrs.field(default=0.0, validator=_non_negative)
+    version_bump_after: int | None = attrs.field(default=None, validator=_positive_or_none)
+    task_failure_rate: float = attrs.field(default=0.0, validator=_probability)
+    task_stuck_rate: float = attrs.field(default=0.0, validator=_probability)
+    result_ttl: float | None = attrs.field(default=None, validator=_positive_or_none)
+    redirect_to: str | None = None
+    endpoints: frozenset[str] | None = attrs.field(default=None, converter=_endpoint_set)
+    oversized_download: bool = False
+
+    def applies_to(self, endpoint: str) -> bool:
+        """
+        Whether request-level knobs hit *endpoint*.
+        """
+        return endpoint in (API_ENDPOINTS if self.endpoints is None else self.endpoints)
+
+    def update(self, knobs: Mapping[str, Any]) -> None:
+        """
+        Set several knobs at once, validating each (used by the loopback admin endpoint).
+
+        Args:
+            knobs: Knob names to values; JSON lists are accepted for ``endpoints``.
+
+        Raises:
+            ValueError: On an unknown knob or an invalid value; nothing is changed then.
+        """
+        names = {a.name for a in attrs.fields(Faults)}
+        if unknown := set(knobs) - names:
+            raise ValueError(f"unknown fault knobs {sorted(unknown)}")
+        # Validate on a copy first so a bad value leaves the live knobs untouched.
+        trial = attrs.evolve(self)
+        for name, value in knobs.items():
+            setattr(trial, name, value)
+        for name in knobs:
+            setattr(self, name, getattr(trial, name))
+
+    def to_json(self) -> dict[str, Any]:
+        """
+        The knobs as a JSON-ready dict (``endpoints`` as a sorted list).
+        """
+        out = attrs.asdict(self)
+        if self.endpoints is not None:
+            out["endpoints"] = sorted(self.endpoints)
+        return out

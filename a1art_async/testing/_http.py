@@ -1,0 +1,107 @@
+"""
+The transport-neutral request and answer the emulator core works with.
+
+Both adapters (the in-process httpx transport and the ASGI app) translate to and from
+these, so everything the service does is written once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import parse_qs
+
+import attrs
+
+from ._codes import envelope
+
+JSON_TYPE = "application/json;charset=UTF-8"
+
+Action = Literal["send", "drop_before", "drop_after", "timeout"]
+
+
+def normalize_origin(scheme: str, host: str, port: int | None) -> str:
+    """
+    Spell an origin the one way the emulator compares them: default ports left out.
+
+    Args:
+        scheme: ``http`` or ``https``.
+        host: Host name or address (IPv6 without brackets).
+        port: The port, or None for the scheme's default.
+
+    Returns:
+        ``scheme://host[:port]`` in lower case.
+    """
+    scheme, host = scheme.lower(), host.lower()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+@attrs.frozen
+class Request:
+    """
+    A request as received: header names lower-cased, the whole body read.
+    """
+
+    method: str
+    origin: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """
+        A header's value by lower-case name, or None.
+        """
+        return self.headers.get(name)
+
+    def param(self, name: str) -> str | None:
+        """
+        The first value of a query parameter, or None when absent.
+        """
+        values = parse_qs(self.query, keep_blank_values=True).get(name)
+        return values[0] if values else None
+
+
+@attrs.frozen
+class Response:
+    """
+    An answer before it is put on the wire.
+
+    ``oversized`` asks the adapter to stream far more bytes than ``body`` holds.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    code: int | None = None
+    oversized: bool = False
+
+    @classmethod
+    def json(cls, status: int, payload: object, code: int | None = None) -> Response:
+        """
+        Encode *payload* as compact UTF-8 JSON.
+        """
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(status, (("content-type", JSON_TYPE),), body, code)
+
+    @classmethod
+    def envelope(cls, code: int, data: object = None, status: int = 200) -> Response:
+        """
+        An API answer: the ``{code, msg, msg_cn, data}`` envelope.
+        """
+        return cls.json(status, envelope(code, data), code)
+
+
+@attrs.frozen
+class Reply:
+    """
+    What an adapter must do: send the response, or fail the way a network would.
+    """
+
+    action: Action
+    response: Response | None = None

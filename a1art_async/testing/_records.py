@@ -1,0 +1,112 @@
+"""
+What the emulator lets a test inspect: journal entries, task records, upload records.
+
+All three are frozen snapshots; the emulator keeps its own state and hands these out, so
+a test holding one never sees it change underneath.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+TaskKind = Literal["generate", "optimize"]
+TaskFate = Literal["success", "failure", "stuck"]
+
+
+@attrs.frozen
+class JournalEntry:
+    """
+    One request as the emulator saw it, in arrival order.
+
+    Attributes:
+        time: Clock time of arrival.
+        method: HTTP method.
+        origin: ``scheme://host[:port]`` the request was addressed to.
+        path: URL path.
+        query: Raw query string, without ``?``.
+        headers: Header names lower-cased, values as received.
+        status: HTTP status produced; 0 when the connection dropped instead.
+        code: Envelope code; None for files, redirects, gateway errors and drops.
+        endpoint: ``apps``, ``upload``, ``generate``, ``optimize``, ``tasks``, ``file``
+            or ``other``.
+        outcome: ``ok``, ``error`` (an envelope error code), ``rate_limited``,
+            ``server_error``, ``http_5xx``, ``malformed``, ``redirect``, ``not_found``,
+            ``expired``, ``dropped_before``, ``dropped_after`` or ``timeout``.
+        key: The ``apiKey`` header (``apikey`` for files, to spot leaks), if any.
+        task_id: The task created (generate, optimize) or asked about (tasks, file).
+    """
+
+    time: float
+    method: str
+    origin: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    status: int
+    code: int | None
+    endpoint: str
+    outcome: str
+    key: str | None
+    task_id: str | None
+
+
+@attrs.frozen
+class TaskRecord:
+    """
+    A task as of the moment it was looked up.
+
+    Attributes:
+        task_id: The 32-hex ``taskId`` the create call returned.
+        data_id: The 19-digit ``id`` the task query returns (a different number).
+        kind: ``generate`` or ``optimize``.
+        app_id: The app, or None for an enhance (optimize) task.
+        key: The API key that created it.
+        generate_num: Result files it produces on success.
+        cost: Credits charged for it.
+        created_at: Clock time of creation.
+        start_at: Clock time it leaves the queue (state 0 -> 30).
+        due_at: Clock time it finishes or fails, as drawn (stuck tasks never reach it).
+        fate: ``success``, ``failure`` or ``stuck``, drawn at creation.
+        state: 0, 30, 10 or 20 at lookup time.
+        images: Result URLs on the global CDN once state is 10, else empty.
+    """
+
+    task_id: str
+    data_id: str
+    kind: TaskKind
+    app_id: str | None
+    key: str
+    generate_num: int
+    cost: int
+    created_at: float
+    start_at: float
+    due_at: float
+    fate: TaskFate
+    state: int
+    images: tuple[str, ...]
+
+
+@attrs.frozen
+class UploadRecord:
+    """
+    An image uploaded through ``/images/upload``.
+
+    Attributes:
+        key: The API key that uploaded it; only that key may use it.
+        image_url: The ``imageUrl`` returned (``<uuid4>.<ext>``).
+        path: The ``path`` returned (per key).
+        data: The file's bytes.
+        width: Pixels across.
+        height: Pixels down.
+        source: ``file`` or the ``imageUrl`` it was fetched from.
+    """
+
+    key: str
+    image_url: str
+    path: str
+    data: bytes = attrs.field(repr=False)
+    width: int
+    height: int
+    source: str
