@@ -40,3 +40,30 @@ def virtual_backend(request: pytest.FixtureRequest) -> Any:
         def anyio_backend(virtual_backend): return virtual_backend
     """
     return request.param
+
+
+API_KEY = "test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def emulator() -> Any:
+    """
+    A fresh in-process emulator with one key and 1,000 credits.
+    """
+    from a1art_async.testing import Emulator
+
+    return Emulator(api_key=API_KEY, balance=1000, seed=0)
+
+
+@pytest.fixture
+def client(emulator: Any) -> Any:
+    """
+    A client wired to the emulator in-process, with quick retries.
+    """
+    from a1art_async import AsyncClient, RetryPolicy
+
+    return AsyncClient(
+        api_key=API_KEY,
+        transport=emulator.transport(),
+        retry=RetryPolicy(max_retries=3, initial=0.1, cap=1.0),
+    )
