@@ -110,7 +110,7 @@ async def test_each_readable_app_has_its_forms_and_cost(
         assert ("position" in form) == (form["type"] == "cnet")
         assert "inputs" not in form or form["type"] == "description"
     styles = info["styleArr"]
-    assert not styles or 2 <= len(styles) <= 4
+    assert 2 <= len(styles) <= 4
     assert all(s["image"].startswith(emu.cdn_origin + "/") for s in styles)
 
 

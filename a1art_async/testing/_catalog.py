@@ -310,7 +310,18 @@ _APPS: Final = (
                 Text("Describe the motion", "描述动作"),
             ),
         ),
-        styles=(),
+        styles=(
+            Style(
+                "1790230045118201857",
+                Text("Gentle Breeze", "微风拂面"),
+                "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9.png",
+            ),
+            Style(
+                "1790230067392045058",
+                Text("Slow Zoom", "缓慢推近"),
+                "2c3d4e5f-6071-4829-93a4-b5c6d7e8f90a.png",
+            ),
+        ),
         process_time=60,
         created="2024-08-10 18:44:12.0",
         updated="2024-08-12 11:02:58.0",
@@ -351,7 +362,18 @@ _APPS: Final = (
             _cnet("1718005500101", Text("Your face", "你的脸")),
             Form("1718005500202", "description", Text("Voice script", "配音文案")),
         ),
-        styles=(),
+        styles=(
+            Style(
+                "1777340120045219841",
+                Text("Studio Anchor", "演播室主播"),
+                "3d4e5f60-7182-4930-a4b5-c6d7e8f90a1b.png",
+            ),
+            Style(
+                "1777340146600443906",
+                Text("Street Vlog", "街头Vlog"),
+                "4e5f6071-8293-4a41-b5c6-d7e8f90a1b2c.png",
+            ),
+        ),
         process_time=90,
         created="2024-06-30 13:00:00.0",
         updated="2024-06-30 13:00:00.0",
@@ -366,7 +388,18 @@ _APPS: Final = (
             _cnet("1722901234567", Text("Your photo", "你的照片")),
             Form("1722901239876", "description", Text("Caption", "配文")),
         ),
-        styles=(),
+        styles=(
+            Style(
+                "1791450210987654145",
+                Text("Pixel Art", "像素风"),
+                "5f607182-93a4-4b52-86d7-e8f90a1b2c3d.png",
+            ),
+            Style(
+                "1791450234501234690",
+                Text("Comic Pop", "波普漫画"),
+                "60718293-a4b5-4c63-97e8-f90a1b2c3d4e.png",
+            ),
+        ),
         process_time=25,
         created="2024-08-05 09:30:30.0",
         updated="2024-08-05 09:30:30.0",
