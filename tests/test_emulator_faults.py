@@ -175,7 +175,12 @@ async def test_drop_before_raises_connect_error_and_processes_nothing() -> None:
             await generate(c, body)
     entry = emu.journal[-1]
     assert (0, 0) == (len(emu.tasks), emu.charged())
-    assert ("dropped_before", 0, None) == (entry.outcome, entry.status, entry.code)
+    assert ("dropped_before", 0, None, None) == (
+        entry.outcome,
+        entry.status,
+        entry.code,
+        entry.task_id,
+    )
 
 
 @pytest.mark.anyio
@@ -372,6 +377,7 @@ async def test_redirect_points_to_the_same_path_on_another_origin() -> None:
     assert f"https://a1art.xiaopiu.com{APP}?language=en_US" == response.headers["location"]
     assert 404 == followed.status_code
     assert ["redirect", "redirect", "not_found"] == [e.outcome for e in emu.journal]
+    assert [None, None, None] == [e.task_id for e in emu.journal]
     assert "https://a1art.xiaopiu.com" == emu.journal[-1].origin
 
 

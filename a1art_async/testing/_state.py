@@ -60,6 +60,13 @@ class _Route:
     argument: str | None = None  # appId or taskId from the path
     status: int = 404  # for "other": 404, or 405 when only the method is wrong
 
+    @property
+    def task_id(self) -> str | None:
+        """
+        The task a request is about before it is processed (tasks and result files).
+        """
+        return self.argument if self.endpoint in ("tasks", "file") else None
+
 
 def _route_api(method: str, path: str) -> _Route:
     rest = path.removeprefix(API_PREFIX) if path.startswith(API_PREFIX + "/") else ""
@@ -324,8 +331,7 @@ class Emulator:
         else:
             route = _Route("other")
         faulty = route.endpoint != "other" and faults.applies_to(route.endpoint)
-        key_header = "apikey"
-        key = request.header(key_header) or None
+        key = request.header("apikey") or None
 
         def record(status: int, code: int | None, outcome: str, task_id: str | None) -> None:
             self.journal.append(
@@ -346,7 +352,7 @@ class Emulator:
             )
 
         if faulty and self._draw(faults.drop_before_rate):
-            record(0, None, "dropped_before", route.argument)
+            record(0, None, "dropped_before", route.task_id)
             return Reply("drop_before")
 
         response, outcome, task_id = self._respond(request, route, key, faulty, now)
@@ -385,22 +391,22 @@ class Emulator:
         if faulty and is_api and faults.redirect_to:
             target = faults.redirect_to.rstrip("/") + request.path
             target += f"?{request.query}" if request.query else ""
-            return Response(307, (("location", target),), b""), "redirect", route.argument
+            return Response(307, (("location", target),), b""), "redirect", route.task_id
         if faulty and self._draw(faults.http_5xx_rate):
             status = faults.http_5xx_status
             page = _GATEWAY_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
             headers = (("content-type", "text/html"),)
-            return Response(status, headers, page.encode()), "http_5xx", route.argument
+            return Response(status, headers, page.encode()), "http_5xx", route.task_id
         if not is_api:
             response, outcome = _cdn.serve(self._store, faults, request)
-            return response, outcome, route.argument
+            return response, outcome, route.task_id
         return self._api(request, route, key, faulty, now)
 
     def _api(
         self, request: Request, route: _Route, key: str | None, faulty: bool, now: float
     ) -> tuple[Response, str, str | None]:
         faults = self.faults
-        task_id = route.argument if route.endpoint == "tasks" else None
+        task_id = route.task_id
         if key is None:
             return Response.envelope(codes.MISSING_API_KEY), "error", task_id
         if key not in self._store.accounts:
