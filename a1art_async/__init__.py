@@ -118,6 +118,12 @@ from ._exceptions import (
 from ._exceptions import (
     VIPRequiredError as VIPRequiredError,
 )
+from ._handles import (
+    Outcome as Outcome,
+)
+from ._handles import (
+    TaskHandle as TaskHandle,
+)
 from ._models import (
     App as App,
 )
@@ -159,6 +165,9 @@ from ._models import (
 )
 from ._models import (
     Upload as Upload,
+)
+from ._polling import (
+    PollPolicy as PollPolicy,
 )
 from ._resources import (
     Apps as Apps,
@@ -207,6 +216,8 @@ __all__ = [
     "Language",
     "MissingImageFileError",
     "NotAnImageError",
+    "Outcome",
+    "PollPolicy",
     "QuantityError",
     "RateLimitError",
     "ResultExpiredError",
@@ -216,6 +227,7 @@ __all__ = [
     "Style",
     "Task",
     "TaskFailedError",
+    "TaskHandle",
     "TaskState",
     "TaskTimeoutError",
     "Tasks",

@@ -41,6 +41,7 @@ from ._exceptions import (
 )
 from ._logging import configure_from_env, logger
 from ._models import EnhanceRequest, GenerateRequest
+from ._polling import PollPolicy, Scheduler
 from ._resources import Apps, Images, Tasks
 from ._retry import (
     Decision,
@@ -94,8 +95,12 @@ class AsyncClient:
         http_client: An ``httpx.AsyncClient`` to use (and not close); the API key is added
             per request, never to the client's defaults.
         transport: An httpx transport for a client this one creates, e.g. the emulator's.
+        poll_policy: When and how often to poll tasks that somebody waits for.
 
-    Use it as ``async with AsyncClient() as client:``, or call :meth:`aclose`.
+    Use it as ``async with AsyncClient() as client:``, or call :meth:`aclose`.  Waiting
+    for tasks (``handle.result()``, ``client.tasks.wait``, ``as_completed``) needs the
+    ``async with`` form: it runs the polling scheduler in a task group that the block
+    owns, so nothing it starts outlives the client.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        poll_policy: PollPolicy | None = None,
     ) -> None:
         configure_from_env()
         key = api_key if api_key is not None else os.environ.get("A1ART_API_KEY", "")
@@ -140,11 +146,27 @@ class AsyncClient:
         self.apps = Apps(self)
         self.images = Images(self)
         self.tasks = Tasks(self)
+        self.poll_policy = poll_policy or PollPolicy()
+        self._scheduler = Scheduler(self.tasks._fetch, self.poll_policy, rng=self._random)
+        self._scheduler_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncClient origin={self.origin!r} region={self.region!r}>"
 
     async def __aenter__(self) -> Self:
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        if self._scheduler_group is not None:
+            raise RuntimeError("the client is open already; enter it once")
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        try:
+            await group.start(self._scheduler.run)
+        except BaseException as error:
+            group.cancel_scope.cancel()
+            await group.__aexit__(type(error), error, error.__traceback__)
+            raise
+        self._scheduler_group = group
         return self
 
     async def __aexit__(
@@ -152,16 +174,32 @@ class AsyncClient:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    ) -> bool | None:
+        group, self._scheduler_group = self._scheduler_group, None
+        try:
+            if group is not None:
+                self._scheduler.stop()
+                try:
+                    return await group.__aexit__(exc_type, exc, tb)
+                except BaseExceptionGroup as errors:
+                    # The block's own exception comes back wrapped by the task group;
+                    # let it propagate as it was raised.
+                    if exc is not None and [exc] == list(errors.exceptions):
+                        return False
+                    raise
+            return None
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         """
-        Close the connection pool (unless it was passed in as ``http_client``).
+        Stop the polling scheduler and close the connection pool (unless it was passed
+        in as ``http_client``).  Waits still pending raise ``RuntimeError``.
         """
         if self._closed:
             return
         self._closed = True
+        self._scheduler.stop()
         if self._owns_http:
             await self._http.aclose()
 

@@ -6,16 +6,21 @@ client's request path, then reads the answer into a model.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import cattrs
 
-from ._config import MAX_ENHANCE_SIDE
+from ._config import MAX_ENHANCE_SIDE, Region
 from ._converter import structure, structure_task, unstructure
 from ._exceptions import UnexpectedResponseError, ValidationError
+from ._handles import Outcome, TaskHandle, TaskKind
 from ._image_input import ImageSource, LocalImage, read_image
 from ._models import App, EnhanceRequest, GenerateRequest, Language, Task, Upload
+from ._polling import as_completed
 from ._retry import RequestKind
 
 if TYPE_CHECKING:
@@ -164,6 +169,43 @@ class Images(_Resource):
         )
         return _task_id(data)
 
+    async def submit(self, request: GenerateRequest, *, app: App | None = None) -> TaskHandle:
+        """
+        Submit a generation, as :meth:`generate` does, and return a handle to wait on.
+
+        Args:
+            request: The generate request.
+            app: The request's app, as ``client.apps.get`` returned it: its
+                ``processTime`` tells the scheduler when the first poll is worth making.
+
+        Raises:
+            ValidationError: *app* is not the request's app.
+            GenerationOutcomeUnknown: It may have been charged; it was not resent.
+            AppVersionOutdatedError: The app was republished; refetch it.
+        """
+        if app is not None and app.id != request.app_id:
+            raise ValidationError("app", f"is app {app.id}, the request is for {request.app_id}")
+        task_id = await self.generate(request)
+        return TaskHandle(
+            self._client,
+            task_id,
+            kind="generate",
+            region=self._client.region,
+            app_id=request.app_id,
+            process_time=None if app is None else app.process_time,
+        )
+
+    async def submit_enhance(self, image: Upload | ImageSource) -> TaskHandle:
+        """
+        Submit an enhance, as :meth:`enhance` does, and return a handle to wait on.
+
+        Raises:
+            ValidationError: The image is too large or otherwise unusable.
+            GenerationOutcomeUnknown: It may have been charged; it was not resent.
+        """
+        task_id = await self.enhance(image)
+        return TaskHandle(self._client, task_id, kind="enhance", region=self._client.region)
+
 
 def _check_enhance_size(width: int | None, height: int | None) -> None:
     if width is None or height is None:
@@ -185,21 +227,127 @@ def _task_id(data: Any) -> str:
 
 class Tasks(_Resource):
     """
-    ``client.tasks``: task status.
+    ``client.tasks``: task status, and waiting for tasks to finish.
+
+    Waiting goes through the client's polling scheduler, which runs while the client is
+    open as ``async with AsyncClient(...) as client:``; see :class:`PollPolicy`.
     """
 
-    async def get(self, task_id: str) -> Task:
+    async def get(self, task_id: str, *, region: Region | None = None) -> Task:
         """
         Query a task once.  The docs advise waiting 5 s after submitting before the
         first query.
+
+        Args:
+            task_id: The task's id.
+            region: The region of the task's results; the client's when ``None``
+                (``"cn"`` sends the ``section: cn`` header).
 
         Raises:
             ValidationError: Empty task id.
             InvalidParamsError: Not a task of this key (the emulator's answer).
         """
         task_id = _check_id("task_id", task_id)
-        headers = {"section": "cn"} if self._client.region == "cn" else None
+        cn = (region or self._client.region) == "cn"
+        headers = {"section": "cn"} if cn else None
         data = await self._client.request(
             RequestKind.QUERY, "GET", f"/tasks/{quote(task_id, safe='')}", headers=headers
         )
         return _read("task", structure_task, data, task_id)  # type: ignore[no-any-return]
+
+    async def _fetch(self, task_id: str, region: Region) -> Task:
+        # The scheduler's one poll; the id was checked when its handle was made.
+        return await self.get(task_id, region=region)
+
+    def track(
+        self,
+        task_id: str,
+        *,
+        kind: TaskKind = "generate",
+        app: App | None = None,
+        submitted_at: dt.datetime | None = None,
+        region: Region | None = None,
+    ) -> TaskHandle:
+        """
+        A handle for a task id from elsewhere (e.g. stored by a web app).
+
+        Args:
+            task_id: The task's id.
+            kind: ``"generate"`` or ``"enhance"``.
+            app: The app that generates it; its ``processTime`` times the first poll.
+            submitted_at: When it was submitted (timezone-aware); the first poll comes
+                no earlier than 5 s after it.  Unknown means "just now".
+            region: The region of its results; the client's when ``None``.
+
+        Raises:
+            ValidationError: An empty id or an unknown kind or region.
+        """
+        return TaskHandle(
+            self._client,
+            _check_id("task_id", task_id),
+            kind=kind,
+            region=region or self._client.region,
+            app_id=None if app is None else app.id,
+            submitted_at=submitted_at,
+            process_time=None if app is None else app.process_time,
+        )
+
+    def resume(self, token: str) -> TaskHandle:
+        """
+        Rebuild a handle from :meth:`TaskHandle.to_token`'s string, in any process.
+
+        Raises:
+            ValidationError: Not a token this SDK reads.
+        """
+        return TaskHandle.from_token(self._client, token)
+
+    async def wait(
+        self,
+        task: str | TaskHandle,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a task deadline, not a cancel scope
+    ) -> Task:
+        """
+        Wait until a task finishes and return it (with its image or video URLs).
+
+        Waiters on the same task share its polls; cancelling this wait stops polling the
+        task only if nobody else waits for it.  The server's job is never touched.
+
+        Args:
+            task: A task id (taken as submitted just now) or a handle.
+            timeout: Give up after this many seconds; the policy's ``deadline`` when
+                ``None``.
+
+        Raises:
+            TaskFailedError: The task ended in state 20.
+            TaskTimeoutError: It did not finish in time; it goes on on the server.
+            APIError: A poll was answered with a permanent error (e.g. unknown task).
+            RuntimeError: The client is not open with ``async with``.
+        """
+        handle = task if isinstance(task, TaskHandle) else self.track(task)
+        return await self._client._scheduler.wait(handle, timeout=timeout)
+
+    def as_completed(
+        self, tasks: Iterable[str | TaskHandle], *, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[Outcome]]:
+        """
+        Outcomes of many tasks, in the order they finish::
+
+            async with client.tasks.as_completed(handles) as results:
+                async for outcome in results:
+                    ...
+
+        Each distinct task yields exactly one :class:`Outcome`, success or failure; a
+        failed or timed-out task does not end the stream.  Waiting costs no coroutine
+        per task; leaving the block stops polling whatever has not finished.
+
+        Args:
+            tasks: Handles, or task ids (taken as submitted just now).
+            timeout: Seconds each task may take from now; the policy's ``deadline``
+                when ``None``.
+
+        Raises:
+            RuntimeError: On entering, if the client is not open with ``async with``.
+        """
+        handles = [task if isinstance(task, TaskHandle) else self.track(task) for task in tasks]
+        return as_completed(self._client._scheduler, handles, timeout=timeout)
