@@ -21,7 +21,7 @@ from a1art_async.testing import Emulator, Faults, apps, png_bytes
 pytestmark = pytest.mark.anyio
 
 KEY = "handles-key"
-EXACT = a1.PollPolicy(jitter=0.0)
+EXACT = a1.PollPolicy(jitter=0.0, coalesce=0.0)
 
 
 @pytest.fixture

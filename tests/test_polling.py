@@ -33,7 +33,8 @@ from a1art_async._polling import (
 
 pytestmark = pytest.mark.anyio
 
-EXACT = a1.PollPolicy(jitter=0.0)
+# Unjittered, off the grid, and with the schedule's numbers spelled out.
+EXACT = a1.PollPolicy(jitter=0.0, coalesce=0.0, hint_fraction=0.85, interval=4.5)
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ async def test_schedule_follows_the_policy() -> None:
     Without jitter, a task is polled exactly at the times poll_times predicts.
     """
     server = FakeServer()
-    policy = a1.PollPolicy(jitter=0.0, steady_for=1.0, max_interval=12.0)
+    policy = a1.PollPolicy(jitter=0.0, coalesce=0.0, steady_for=1.0, max_interval=12.0)
     app = a1.App("app", "v", process_time=20.0)
 
     async def body(scheduler: Scheduler, client: a1.AsyncClient) -> None:
@@ -236,7 +237,7 @@ async def test_jitter_only_shortens_the_gaps() -> None:
     With jitter, every gap is within (1 - jitter) of the unjittered one and never longer.
     """
     server = FakeServer()
-    policy = a1.PollPolicy(jitter=0.3, steady_for=0.0, backoff=0.0, interval=10.0)
+    policy = a1.PollPolicy(jitter=0.3, coalesce=0.0, steady_for=0.0, backoff=0.0, interval=10.0)
 
     async def body(scheduler: Scheduler, client: a1.AsyncClient) -> None:
         server.add("t", 300.0)
@@ -248,6 +249,26 @@ async def test_jitter_only_shortens_the_gaps() -> None:
     assert 5.0 == pytest.approx(times[0])
     assert all(7.0 - 1e-9 <= gap <= 10.0 + 1e-9 for gap in gaps)
     assert len(set(gaps)) > 1
+
+
+async def test_polls_go_out_on_the_coalescing_grid() -> None:
+    """
+    Polls due within one tick of the grid go out together at its next mark, never before
+    they are due.
+    """
+    server = FakeServer()
+    policy = a1.PollPolicy(jitter=0.3, coalesce=1.0)
+
+    async def body(scheduler: Scheduler, client: a1.AsyncClient) -> None:
+        handles = [client.tasks.track(server.add(f"t{n}", 30.0)) for n in range(100)]
+        async with as_completed(scheduler, handles) as results:
+            assert 100 == len([outcome async for outcome in results])
+
+    await _run(server, policy, body)
+    instants = {round(server.t0 + when, 6) for when, _ in server.polls}
+    assert all(when == pytest.approx(round(when)) for when in instants)
+    assert 5.0 - 1e-9 <= min(when for when, _ in server.polls)
+    assert len(server.polls) >= 10 * len(instants)
 
 
 @pytest.mark.parametrize(
@@ -305,7 +326,7 @@ async def test_policy_deadline_applies_when_no_timeout_is_given() -> None:
             await scheduler.wait(client.tasks.track("stuck"))
         assert 120.0 == pytest.approx(server.now())
 
-    await _run(server, a1.PollPolicy(jitter=0.0, deadline=120.0), body)
+    await _run(server, a1.PollPolicy(jitter=0.0, coalesce=0.0, deadline=120.0), body)
 
 
 async def test_failed_task_raises_task_failed_error() -> None:
