@@ -124,6 +124,15 @@ from ._handles import (
 from ._handles import (
     TaskHandle as TaskHandle,
 )
+from ._limiter import (
+    Priority as Priority,
+)
+from ._limiter import (
+    RateLimit as RateLimit,
+)
+from ._limiter import (
+    request_priority as request_priority,
+)
 from ._models import (
     App as App,
 )
@@ -218,7 +227,9 @@ __all__ = [
     "NotAnImageError",
     "Outcome",
     "PollPolicy",
+    "Priority",
     "QuantityError",
+    "RateLimit",
     "RateLimitError",
     "ResultExpiredError",
     "RetryPolicy",
@@ -243,4 +254,5 @@ __all__ = [
     "VIPRequiredError",
     "ValidationError",
     "__version__",
+    "request_priority",
 ]

@@ -39,6 +39,7 @@ from ._exceptions import (
     ValidationError,
     api_error,
 )
+from ._limiter import Limiter, RateLimit
 from ._logging import configure_from_env, logger
 from ._models import EnhanceRequest, GenerateRequest
 from ._polling import PollPolicy, Scheduler
@@ -96,6 +97,10 @@ class AsyncClient:
             per request, never to the client's defaults.
         transport: An httpx transport for a client this one creates, e.g. the emulator's.
         poll_policy: When and how often to poll tasks that somebody waits for.
+        rate_limit: The request budget shared by every request of this client: a
+            :class:`RateLimit`, or a number as a ceiling in requests per second.  By
+            default the rate adapts to the server's refusals (code 20000, HTTP 429);
+            see :class:`RateLimit` for the algorithm and its parameters.
 
     Use it as ``async with AsyncClient() as client:``, or call :meth:`aclose`.  Waiting
     for tasks (``handle.result()``, ``client.tasks.wait``, ``as_completed``) needs the
@@ -116,6 +121,7 @@ class AsyncClient:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         poll_policy: PollPolicy | None = None,
+        rate_limit: float | RateLimit | None = None,
     ) -> None:
         configure_from_env()
         key = api_key if api_key is not None else os.environ.get("A1ART_API_KEY", "")
@@ -140,7 +146,13 @@ class AsyncClient:
         self._http = http_client or httpx.AsyncClient(
             timeout=timeout, limits=limits, transport=transport, follow_redirects=False
         )
-        self._in_flight = anyio.Semaphore(limits.max_connections or 100)
+        try:
+            budget = RateLimit.of(rate_limit)
+        except ValueError as error:
+            raise ValidationError("rate_limit", str(error)) from None
+        # In-flight requests are bounded to the pool's size; the limiter also orders
+        # the waiting ones by priority and paces them to the server's rate limit.
+        self._limiter = Limiter(budget, limits.max_connections or 100)
         self._random = random.Random()
         self._closed = False
         self.apps = Apps(self)
@@ -293,7 +305,9 @@ class AsyncClient:
             json=json_body,
             files=files,
         )
-        async with self._in_flight:
+        limiter = self._limiter
+        permit = await limiter.acquire()
+        try:
             try:
                 response = await self._http.send(request, stream=True, follow_redirects=False)
             except httpx.HTTPError as error:
@@ -304,8 +318,22 @@ class AsyncClient:
                 raise _Attempt.from_transport(error, sent=True) from None
             finally:
                 await response.aclose()
-        logger.debug("%s %s -> %d", method, request.url.copy_with(query=None), response.status_code)
-        return self._parse(response, body)
+            logger.debug(
+                "%s %s -> %d", method, request.url.copy_with(query=None), response.status_code
+            )
+            try:
+                data = self._parse(response, body)
+            except _Attempt as failed:
+                if failed.failure is Failure.RATE_LIMITED:
+                    limiter.refused(permit, failed.retry_after)
+                elif failed.failure is Failure.REJECTED:
+                    limiter.accepted(permit)  # a definitive answer: the rate was fine
+                raise
+            limiter.accepted(permit)
+            return data
+        finally:
+            # Transport errors, gateway pages, cancellation: nothing about the rate.
+            limiter.release(permit)
 
     def _parse(self, response: httpx.Response, body: bytes | None) -> Any:
         status = response.status_code

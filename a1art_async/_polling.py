@@ -41,6 +41,7 @@ from ._exceptions import (
     UnexpectedResponseError,
 )
 from ._handles import Outcome, TaskHandle
+from ._limiter import Priority, polling, waiting_priority
 from ._logging import logger
 from ._models import Task, TaskState
 
@@ -223,11 +224,13 @@ class OneShot:
     The sink of a single waiter: the outcome and an event that says it arrived.
     """
 
-    __slots__ = ("event", "outcome")
+    __slots__ = ("event", "outcome", "priority")
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.outcome: Outcome | None = None
+        # A wait is interactive unless it was started inside a bulk block.
+        self.priority = waiting_priority()
 
     def deliver(self, outcome: Outcome) -> None:
         self.outcome = outcome
@@ -504,7 +507,9 @@ class Scheduler:
         sent = anyio.current_time()
         self.polls += 1
         try:
-            task = await self._fetch(entry.task_id, entry.region)
+            # The limiter sends it at its most urgent waiter's priority.
+            with polling(getattr(sub.sink, "priority", Priority.BULK) for sub in entry.subs):
+                task = await self._fetch(entry.task_id, entry.region)
         except Exception as error:  # delivered to the waiters; never kills the loop
             self._answered(entry, sent, None, error)
         else:
@@ -576,6 +581,9 @@ class _Channel:
     """
 
     __slots__ = ("remaining", "send")
+
+    #: Streams are bulk work: their polls yield to submissions and single waits.
+    priority: Final = Priority.BULK
 
     def __init__(self, send: MemoryObjectSendStream[Outcome], remaining: int) -> None:
         self.send = send

@@ -1,0 +1,493 @@
+"""
+The request budget: how fast one client sends, how many requests are in flight, and who
+goes first.
+
+Every API request a client makes (uploads, generates, enhances, task queries, polls)
+takes a :class:`Permit` from the client's one :class:`Limiter` before it is sent, and
+reports how it was answered.  A permit needs two things:
+
+- a free in-flight slot: at most ``max_in_flight`` requests (the connection pool's size)
+  are on the wire at once, so none ever waits inside httpx's pool;
+- a token from a bucket that refills at the current *rate* (requests per second) and
+  holds ``burst`` seconds' worth of it (at least one token).
+
+**Who goes first.**  Waiting requests are served by :class:`Priority`, then submissions
+before polls, then first come first served:
+
+==============  ===================================================================
+INTERACTIVE     polls for a single waiter (``handle.result()``, ``client.tasks.wait``)
+NORMAL          everything else: uploads, generates, enhances, app details, ``get``
+BULK            polls for ``as_completed`` streams, and every request (and wait) made
+                inside ``with request_priority(Priority.BULK):``
+==============  ===================================================================
+
+So a web request on a client that also runs a batch waits behind at most the requests
+already on the wire, never behind the batch's backlog.  The order is strict: bulk work
+proceeds on whatever budget the levels above leave over.
+
+**How the rate adapts** (AIMD, the way TCP adapts its window; every parameter is a field
+of :class:`RateLimit`):
+
+1. *Slow start.*  The rate starts at ``initial``.  Until the first refusal, every
+   accepted answer to a request that had to wait for a token (the budget, not the
+   caller, was the bottleneck) adds ``slow_start`` requests/s: under saturation the
+   rate grows by ``e`` per second (a factor of 2.7), so an unknown limit is found in a
+   few seconds.
+2. *Additive increase.*  After a refusal, each such answer adds ``increase``
+   requests/s: under saturation about ``increase`` x 100 % per second.  Answers to
+   requests that did not wait change nothing, so an idle client's rate does not creep up.
+3. *Multiplicative decrease.*  A refusal (code 20000 in the envelope, or HTTP 429) sets
+   the rate to ``decrease`` x the rate at which the refused request was sent, and empties
+   the bucket.  Once per round: refusals of requests sent before the last decrease say
+   nothing new and are ignored, so one burst of refusals costs one decrease, and a limit
+   that dropped is matched within a few round trips (0.7 per round).
+4. *Retry-After.*  A refusal that carries ``Retry-After`` (and triggers a decrease) also
+   holds every permit until it has passed, up to ``max_pause`` seconds.
+5. The rate stays within ``[floor, ceiling]``; a ``ceiling`` set by the user is never
+   exceeded.  ``adaptive=False`` turns 1-4 off: the rate is then fixed at ``ceiling``,
+   or unbounded (only the in-flight bound remains) when there is none.
+
+The refused request itself is retried by the client's retry loop (see ``_retry.py``),
+through the limiter again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import enum
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+#: Tokens within this much of a whole one count as whole: virtual clocks may wake a
+#: sleeper a hair before its deadline.
+_TOKEN_SLACK: Final = 1e-6
+#: A sleeping head is woken early only for a token due this much sooner than planned.
+_TIME_SLACK: Final = 1e-6
+
+
+class Priority(enum.IntEnum):
+    """
+    Which waiting requests the limiter serves first (lower first).
+    """
+
+    #: Polls for a single waiter: ``handle.result()``, ``client.tasks.wait``.
+    INTERACTIVE = 0
+    #: The default: uploads, submissions, app details, one-off task queries.
+    NORMAL = 1
+    #: Background work: ``as_completed`` polls, and anything inside
+    #: ``request_priority(Priority.BULK)``.
+    BULK = 2
+
+
+# (level, is_poll): the request priority of the current task.
+_CONTEXT: contextvars.ContextVar[tuple[Priority, bool]] = contextvars.ContextVar(
+    "a1art_async_request_priority", default=(Priority.NORMAL, False)
+)
+
+
+@contextlib.contextmanager
+def request_priority(level: Priority) -> Iterator[None]:
+    """
+    Send the requests made inside this block (in this task and the tasks it starts)
+    at *level*; waits started inside it poll at that level too (``BULK`` stays bulk,
+    any other level waits interactively).
+
+    ::
+
+        with a1art_async.request_priority(a1art_async.Priority.BULK):
+            await run_nightly_batch(client)    # a web request on `client` goes first
+
+    Args:
+        level: The priority.
+    """
+    token = _CONTEXT.set((Priority(level), False))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def waiting_priority() -> Priority:
+    """
+    The level at which polls for a wait started now are sent: ``BULK`` inside a bulk
+    block, ``INTERACTIVE`` otherwise.
+    """
+    level, _ = _CONTEXT.get()
+    return Priority.BULK if level is Priority.BULK else Priority.INTERACTIVE
+
+
+@contextlib.contextmanager
+def polling(levels: Iterable[Priority]) -> Iterator[None]:
+    """
+    Mark the requests inside as a poll on behalf of waiters at *levels*; the most
+    urgent of them wins (``BULK`` when there are none).
+    """
+    token = _CONTEXT.set((min(levels, default=Priority.BULK), True))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, int | float) and 0 < value < math.inf):
+        raise ValueError(f"{attribute.name} must be a positive number or None (got {value!r})")
+
+
+@attrs.frozen
+class RateLimit:
+    """
+    The request budget of one client: how its rate starts, grows and shrinks.
+
+    The algorithm is described in ``a1art_async/_limiter.py``'s docstring; in short,
+    slow start from ``initial``, then AIMD on refusals (code 20000 or HTTP 429), within
+    ``[floor, ceiling]``.  Pass it as ``AsyncClient(rate_limit=RateLimit(...))``;
+    ``AsyncClient(rate_limit=5.0)`` is ``RateLimit(ceiling=5.0)``.
+
+    How the defaults were chosen: the docs give no limit, so ``initial=20`` (a
+    ``burst`` of 20 requests after a pause) covers an interactive app's requests at once,
+    and slow start reaches a few thousand requests/s within 5 s of saturation.
+    ``decrease=0.7`` and ``increase=0.1`` keep a batch at 95 % or more of a server's limit
+    with under 2 % of its requests refused (``python -m benchmarks.e2e``, B3);
+    ``floor=0.5`` is the lowest rate AWS's adaptive client drops to; ``max_pause``
+    matches :class:`RetryPolicy`'s ``retry_after_cap``.
+
+    Attributes:
+        initial: Requests per second to start from (capped at ``ceiling``).
+        ceiling: Never more than this many requests per second (``None``: no ceiling).
+        floor: Never fewer than this many requests per second.
+        burst: The bucket holds this many seconds of the current rate (at least one
+            token): how many requests may leave at once after a quiet spell.
+        slow_start: Requests/s added per accepted answer to a request that waited for a
+            token, until the first refusal.
+        increase: The same, after the first refusal.
+        decrease: The rate is multiplied by this on a refusal (at most once per round).
+        max_pause: A ``Retry-After`` holds all requests for at most this many seconds.
+        adaptive: ``False`` fixes the rate at ``ceiling`` (unbounded without one) and
+            ignores refusals.
+    """
+
+    initial: float = attrs.field(default=20.0, validator=_positive_or_none)
+    ceiling: float | None = attrs.field(default=None, validator=_positive_or_none)
+    floor: float = attrs.field(default=0.5, validator=_positive_or_none)
+    burst: float = attrs.field(default=1.0, validator=_positive_or_none)
+    slow_start: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    increase: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
+    decrease: float = attrs.field(
+        default=0.7, validator=[attrs.validators.gt(0), attrs.validators.lt(1)]
+    )
+    max_pause: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    adaptive: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.ceiling is not None and self.floor > self.ceiling:
+            raise ValueError(f"floor ({self.floor}) is above ceiling ({self.ceiling})")
+
+    @classmethod
+    def of(cls, value: float | RateLimit | None) -> RateLimit:
+        """
+        The budget ``AsyncClient(rate_limit=...)`` means: a number is a ceiling in
+        requests per second, ``None`` the defaults.
+
+        Raises:
+            ValueError: Not a positive number, a :class:`RateLimit` or ``None``.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, RateLimit):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"rate_limit must be a positive number of requests/s, got {value!r}")
+        ceiling = float(value)
+        return cls(ceiling=ceiling, floor=min(attrs.fields(cls).floor.default, ceiling))
+
+
+class Permit:
+    """
+    One request's right to be sent; report its answer with :meth:`Limiter.accepted`,
+    :meth:`Limiter.refused` or :meth:`Limiter.release`.
+    """
+
+    __slots__ = ("done", "epoch", "rate", "saturated")
+
+    def __init__(self, rate: float, epoch: int, saturated: bool) -> None:
+        #: The rate when it was granted.
+        self.rate = rate
+        #: The number of decreases before it was granted.
+        self.epoch = epoch
+        #: Whether it had to wait for a token: the budget was the bottleneck.
+        self.saturated = saturated
+        self.done = False
+
+
+class _Waiter:
+    __slots__ = ("cancelled", "event", "key", "permit")
+
+    def __init__(self, key: tuple[int, bool, int]) -> None:
+        self.key = key
+        self.event = anyio.Event()
+        self.permit: Permit | None = None
+        self.cancelled = False
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return self.key < other.key
+
+
+class Limiter:
+    """
+    One client's request budget: in-flight slots, an adaptive token bucket, and a
+    priority queue of waiting requests.  See the module docstring.
+
+    Args:
+        config: The rate's parameters.
+        max_in_flight: Requests on the wire at once.
+        clock: Seconds, monotonic; the event loop's clock by default (virtual in tests).
+    """
+
+    def __init__(
+        self,
+        config: RateLimit,
+        max_in_flight: int,
+        *,
+        clock: Callable[[], float] = anyio.current_time,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
+        self.config = config
+        self.max_in_flight = max_in_flight
+        self._clock = clock
+        if config.adaptive:
+            rate = config.initial if config.ceiling is None else min(config.initial, config.ceiling)
+            rate = max(rate, config.floor)
+        else:
+            rate = math.inf if config.ceiling is None else config.ceiling
+        self._rate = rate
+        self._tokens = self._capacity()
+        self._updated: float | None = None
+        self._slow_start = True
+        self._epoch = 0
+        self._paused_until = -math.inf
+        self._in_flight = 0
+        self._queue: list[_Waiter] = []
+        self._waiting = 0
+        self._seq = itertools.count()
+        # The head waiter that sleeps until the next token, and when it wakes.
+        self._timer: _Waiter | None = None
+        self._timer_at = math.inf
+        #: Permits granted.
+        self.granted = 0
+        #: Refusals reported (code 20000 or HTTP 429).
+        self.refusals = 0
+        #: Times the rate was decreased.
+        self.decreases = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Limiter rate={self._rate:.3g}/s in_flight={self._in_flight}/"
+            f"{self.max_in_flight} waiting={self._waiting}>"
+        )
+
+    @property
+    def rate(self) -> float:
+        """
+        The current rate, in requests per second (``inf`` when unbounded).
+        """
+        return self._rate
+
+    @property
+    def in_flight(self) -> int:
+        """
+        Permits granted and not yet reported.
+        """
+        return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        """
+        Requests waiting for a permit.
+        """
+        return self._waiting
+
+    # Acquiring ------------------------------------------------------------------------
+
+    async def acquire(self) -> Permit:
+        """
+        Wait for a permit, at the priority of the current context (see
+        :func:`request_priority`).  Cancelling the wait gives nothing up.
+        """
+        level, is_poll = _CONTEXT.get()
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        if self._waiting == 0 and self._in_flight < self.max_in_flight:
+            now = self._clock()
+            if self._token_wait(now) <= 0:
+                return self._grant(now, waited=False)
+        waiter = _Waiter((int(level), is_poll, next(self._seq)))
+        heapq.heappush(self._queue, waiter)
+        self._waiting += 1
+        try:
+            self._dispatch()
+            while waiter.permit is None:
+                # Any wake-up set so far came from our own dispatch: start afresh.
+                waiter.event = anyio.Event()
+                if self._timer is waiter:
+                    with anyio.move_on_at(self._timer_at):
+                        await waiter.event.wait()
+                else:
+                    await waiter.event.wait()
+                if waiter.permit is None:
+                    self._dispatch()
+            permit = waiter.permit
+        except BaseException:
+            if self._timer is waiter:
+                self._timer, self._timer_at = None, math.inf
+            if waiter.permit is not None:
+                # Granted just as the wait was cancelled: hand it back untouched.
+                self._give_back(waiter.permit)
+            else:
+                waiter.cancelled = True
+                self._waiting -= 1
+            self._dispatch()
+            raise
+        return permit
+
+    def _capacity(self) -> float:
+        return max(1.0, self._rate * self.config.burst) if math.isfinite(self._rate) else 1.0
+
+    def _refill(self, now: float) -> None:
+        if self._updated is not None and math.isfinite(self._rate):
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(self._capacity(), self._tokens + elapsed * self._rate)
+        self._updated = now
+
+    def _token_wait(self, now: float) -> float:
+        """
+        Seconds until a token is free (0 when one is).
+        """
+        if now < self._paused_until:
+            return self._paused_until - now
+        if not math.isfinite(self._rate):
+            return 0.0
+        self._refill(now)
+        missing = 1.0 - self._tokens
+        return 0.0 if missing <= _TOKEN_SLACK else missing / self._rate
+
+    def _grant(self, now: float, *, waited: bool) -> Permit:
+        saturated = waited and math.isfinite(self._rate) and self._tokens < 2.0
+        if math.isfinite(self._rate):
+            self._tokens = max(0.0, self._tokens - 1.0)
+        self._in_flight += 1
+        self.granted += 1
+        return Permit(self._rate, self._epoch, saturated)
+
+    def _dispatch(self) -> None:
+        """
+        Grant permits to the head of the queue while slots and tokens allow; when only
+        tokens are missing, make sure the head sleeps until the next one.
+        """
+        queue = self._queue
+        now: float | None = None
+        while queue:
+            head = queue[0]
+            if head.cancelled:
+                heapq.heappop(queue)
+                continue
+            if self._in_flight >= self.max_in_flight:
+                return  # a release dispatches again
+            if now is None:
+                now = self._clock()
+            wait = self._token_wait(now)
+            if wait > 0:
+                at = now + wait
+                previous, earlier = self._timer, at < self._timer_at - _TIME_SLACK
+                self._timer, self._timer_at = head, at
+                if previous is not head or earlier:
+                    # Wake the head to sleep until `at`; a head that already sleeps
+                    # until about then (or later, and re-checks then) is left alone.
+                    head.event.set()
+                    if previous is not None and previous is not head:
+                        previous.event.set()
+                return
+            heapq.heappop(queue)
+            self._waiting -= 1
+            if self._timer is head:
+                self._timer, self._timer_at = None, math.inf
+            head.permit = self._grant(now, waited=True)
+            head.event.set()
+
+    # Reporting ------------------------------------------------------------------------
+
+    def accepted(self, permit: Permit) -> None:
+        """
+        The request was answered and not refused for its rate (any envelope code but
+        20000, or a success): free its slot, and grow the rate if the budget was the
+        bottleneck.
+        """
+        if permit.done:
+            return
+        permit.done = True
+        self._in_flight -= 1
+        if self.config.adaptive and permit.saturated:
+            step = self.config.slow_start if self._slow_start else self.config.increase
+            self._set_rate(self._rate + step)
+        self._dispatch()
+
+    def refused(self, permit: Permit, retry_after: float | None = None) -> None:
+        """
+        The request was refused for its rate (code 20000 or HTTP 429): free its slot
+        and, once per round, decrease the rate (and honour ``Retry-After``).
+        """
+        if permit.done:
+            return
+        permit.done = True
+        self._in_flight -= 1
+        self.refusals += 1
+        if self.config.adaptive:
+            now = self._clock()
+            self._refill(now)
+            self._tokens = 0.0
+            if permit.epoch == self._epoch:
+                self._epoch += 1
+                self.decreases += 1
+                self._slow_start = False
+                self._set_rate(min(self._rate, permit.rate) * self.config.decrease)
+                if retry_after is not None and retry_after > 0:
+                    pause = min(retry_after, self.config.max_pause)
+                    self._paused_until = max(self._paused_until, now + pause)
+        self._dispatch()
+
+    def release(self, permit: Permit) -> None:
+        """
+        The request got no answer that says anything about the rate (a transport error,
+        a gateway page, a cancellation): free its slot.  Does nothing if its answer was
+        already reported.
+        """
+        if permit.done:
+            return
+        permit.done = True
+        self._in_flight -= 1
+        self._dispatch()
+
+    def _give_back(self, permit: Permit) -> None:
+        permit.done = True
+        self._in_flight -= 1
+        self.granted -= 1
+        if math.isfinite(self._rate):
+            self._tokens = min(self._capacity(), self._tokens + 1.0)
+
+    def _set_rate(self, rate: float) -> None:
+        config = self.config
+        rate = max(config.floor, rate)
+        if config.ceiling is not None:
+            rate = min(config.ceiling, rate)
+        if self._updated is not None:
+            self._refill(self._clock())
+        self._rate = rate
+        self._tokens = min(self._tokens, self._capacity())
