@@ -7,6 +7,10 @@ for tests and demos.
 
 from __future__ import annotations
 
+from ._batch import Batch as Batch
+from ._batch import BatchOutcome as BatchOutcome
+from ._batch import BatchSummary as BatchSummary
+from ._batch import BudgetExceededError as BudgetExceededError
 from ._client import (
     AsyncClient as AsyncClient,
 )
@@ -124,6 +128,11 @@ from ._handles import (
 from ._handles import (
     TaskHandle as TaskHandle,
 )
+from ._journal import JobRecord as JobRecord
+from ._journal import JobState as JobState
+from ._journal import JournalStore as JournalStore
+from ._journal import MemoryJournal as MemoryJournal
+from ._journal import SQLiteJournal as SQLiteJournal
 from ._limiter import (
     Priority as Priority,
 )
@@ -206,6 +215,10 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BalanceInsufficientError",
+    "Batch",
+    "BatchOutcome",
+    "BatchSummary",
+    "BudgetExceededError",
     "CnetPart",
     "ConnectError",
     "DescriptionPart",
@@ -222,7 +235,11 @@ __all__ = [
     "Input",
     "InvalidFileError",
     "InvalidParamsError",
+    "JobRecord",
+    "JobState",
+    "JournalStore",
     "Language",
+    "MemoryJournal",
     "MissingImageFileError",
     "NotAnImageError",
     "Outcome",
@@ -233,6 +250,7 @@ __all__ = [
     "RateLimitError",
     "ResultExpiredError",
     "RetryPolicy",
+    "SQLiteJournal",
     "ServerError",
     "Size",
     "Style",

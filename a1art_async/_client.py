@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import httpx
 
+from ._batch import Batch
 from ._config import (
     API_ORIGINS,
     API_PREFIX,
@@ -39,9 +40,12 @@ from ._exceptions import (
     ValidationError,
     api_error,
 )
+from ._generation import AppCache, GenerateArgs, cost_of
+from ._generation import generate as generate_by_meaning
+from ._journal import JournalStore
 from ._limiter import Limiter, RateLimit
 from ._logging import configure_from_env, logger
-from ._models import EnhanceRequest, GenerateRequest
+from ._models import App, EnhanceRequest, GenerateRequest, Language, Size
 from ._polling import PollPolicy, Scheduler
 from ._resources import Apps, Images, Tasks
 from ._retry import (
@@ -53,6 +57,11 @@ from ._retry import (
     compute_backoff,
     parse_retry_after,
 )
+from ._streams import read_capped
+
+if TYPE_CHECKING:
+    from ._forms import ImageArg
+    from ._handles import TaskHandle
 
 _EXCERPT_CHARS = 200
 #: Envelopes are small; a body past this is not one, and is not read further.
@@ -158,6 +167,7 @@ class AsyncClient:
         self.apps = Apps(self)
         self.images = Images(self)
         self.tasks = Tasks(self)
+        self.app_cache = AppCache()
         self.poll_policy = poll_policy or PollPolicy()
         self._scheduler = Scheduler(self.tasks._fetch, self.poll_policy, rng=self._random)
         self._scheduler_group: anyio.abc.TaskGroup | None = None
@@ -221,6 +231,105 @@ class AsyncClient:
         The underlying ``httpx.AsyncClient``; it never carries the API key by itself.
         """
         return self._http
+
+    # High-level generation ----------------------------------------------------------
+
+    async def generate(
+        self,
+        app: App | str,
+        *,
+        image: ImageArg | None = None,
+        images: Sequence[ImageArg] | Mapping[str, ImageArg] | None = None,
+        prompt: str | None = None,
+        prompts: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | str | None = None,
+        style: str | None = None,
+        aspect: str | Size | None = None,
+        count: int = 1,
+        language: str | Language | None = None,
+    ) -> TaskHandle:
+        """
+        Generate by meaning rather than by form id, and return a handle to wait on.
+
+        Everything is checked against the app's forms before any upload or charge;
+        images are uploaded concurrently.  If the app was republished meanwhile (324013)
+        it is fetched again and the request resubmitted once: the server refused the
+        first without acting.
+
+        Args:
+            app: The app, or its id (details are cached per client for a minute).
+            image: The image for an app with one picture: a path, bytes, a binary file,
+                an http(s) URL or an :class:`Upload`.
+            images: For group photos, images in position order or keyed by position.
+            prompt: The text of the (first) description form.
+            prompts: Texts keyed by input id or title.
+            tags: A tag from an input's ``tags`` (or a mapping of input to tag).
+            style: A style's name or id.
+            aspect: ``"16:9"``, a sizeId, or a :class:`Size`.
+            count: Images to generate, 1-4 (1 for node and video apps).
+            language: The language to read the app's details in.
+
+        Raises:
+            ValidationError: Naming the form field and its valid choices.
+            GenerationOutcomeUnknown: It may have been charged; it was not resent.
+        """
+        args = GenerateArgs(
+            image=image,
+            images=images,
+            prompt=prompt,
+            prompts=prompts,
+            tags=tags,
+            style=style,
+            aspect=aspect,
+            count=count,
+        )
+        return await generate_by_meaning(self, app, args, language=language)
+
+    async def estimate_cost(
+        self, app: App | str | None = None, *, count: int = 1, enhances: int = 0
+    ) -> int:
+        """
+        Credits a generation (and/or enhances) will cost, by the documented rules: form
+        apps 1 per image, node apps their ``cost``, videos 10, enhance 3.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValidationError("count", f"must be a positive integer, got {count!r}")
+        if isinstance(enhances, bool) or not isinstance(enhances, int) or enhances < 0:
+            raise ValidationError("enhances", f"must be a non-negative integer, got {enhances!r}")
+        details = await self.app_cache.get(self, app, None) if isinstance(app, str) else app
+        return cost_of(details, count, enhances)
+
+    def batch(
+        self,
+        *,
+        concurrency: int = 8,
+        journal: str | os.PathLike[str] | JournalStore | None = None,
+        download_to: str | os.PathLike[str] | None = None,
+        budget: int | None = None,
+        resubmit_unknown: bool = False,
+        language: str | Language | None = None,
+    ) -> Batch:
+        """
+        A batch of generations: ``async with client.batch(...) as batch:``.
+
+        Args:
+            concurrency: Jobs checked, uploaded and submitted at once.
+            journal: A SQLite file (or a :class:`JournalStore`) recording every step, so
+                that running the same batch again resumes it without paying twice.
+            download_to: Save results here as they finish.
+            budget: Never submit a job that could take the credits spent over this.
+            resubmit_unknown: Resubmit jobs whose earlier generate may have been charged.
+            language: The language to read app details in.
+        """
+        return Batch(
+            self,
+            concurrency=concurrency,
+            journal=journal,
+            download_to=download_to,
+            budget=budget,
+            resubmit_unknown=resubmit_unknown,
+            language=language,
+        )
 
     # The request path -------------------------------------------------------------
 
@@ -430,12 +539,12 @@ async def _read_bounded(response: httpx.Response) -> bytes | None:
     Read a body up to the envelope limit; ``None`` means it was larger.
     """
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > _MAX_ENVELOPE_BYTES:
-            return None
+
+    async def keep(chunk: bytes) -> None:
         chunks.append(chunk)
+
+    if not await read_capped(response, _MAX_ENVELOPE_BYTES, keep):
+        return None
     return b"".join(chunks)
 
 

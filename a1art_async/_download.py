@@ -23,6 +23,7 @@ import httpx
 from ._exceptions import DownloadError, ResultExpiredError
 from ._logging import logger
 from ._retry import RetryPolicy, compute_backoff
+from ._streams import read_capped
 
 #: Result files above this size are refused: a generated image or short video is far
 #: smaller, and an endless body must not fill the disk.
@@ -134,13 +135,13 @@ async def _download_once(
             fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".part")
             temp = anyio.Path(temp_name)
             try:
-                received = 0
                 async with await anyio.open_file(fd, "wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        received += len(chunk)
-                        if received > max_bytes:
-                            raise DownloadError(url, f"the file is larger than {max_bytes} bytes")
+
+                    async def write(chunk: bytes) -> None:
                         await out.write(chunk)
+
+                    if not await read_capped(response, max_bytes, write):
+                        raise DownloadError(url, f"the file is larger than {max_bytes} bytes")
                 await temp.replace(target)
             except BaseException:
                 with anyio.CancelScope(shield=True):

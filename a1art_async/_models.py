@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -258,6 +261,8 @@ class Task:
     start_date: dt.datetime | None = None
     finish_date: dt.datetime | None = None
     create_date: dt.datetime | None = None
+    # The client that fetched it, for download(); not data, not compared, not shown.
+    _client: Any = attrs.field(init=False, default=None, eq=False, repr=False)
 
     @property
     def is_final(self) -> bool:
@@ -265,6 +270,45 @@ class Task:
         Whether the task has completed or failed.
         """
         return self.state.is_final
+
+    def bind(self, client: Any) -> Task:
+        """
+        Remember the client that fetched this task, so :meth:`download` can use its
+        connection pool.  Returns the task itself.
+        """
+        object.__setattr__(self, "_client", client)
+        return self
+
+    async def download(self, directory: str | os.PathLike[str]) -> list[Path]:
+        """
+        Save every result file into *directory*, atomically, named
+        ``<task_id>-<n>.<ext>``; no API key is sent to the file host.
+
+        Returns:
+            The saved paths, in the order of :attr:`images`.
+
+        Raises:
+            ResultExpiredError: A result URL answered 403 or 404.
+            DownloadError: A file could not be saved after retries.
+        """
+        from ._download import download
+
+        if self._client is None:
+            raise RuntimeError("this task was not fetched by a client; use client.download()")
+        if self.state is not TaskState.COMPLETED:
+            raise ValidationError(
+                "task", f"task {self.task_id} has not completed ({self.state.name})"
+            )
+        return [
+            await download(
+                self._client.http,
+                url,
+                directory,
+                f"{self.task_id}-{index}",
+                retry=self._client.retry,
+            )
+            for index, url in enumerate(self.images)
+        ]
 
 
 def _check_generate_num(_: object, attribute: attrs.Attribute[int], value: int) -> None:

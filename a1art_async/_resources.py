@@ -253,7 +253,8 @@ class Tasks(_Resource):
         data = await self._client.request(
             RequestKind.QUERY, "GET", f"/tasks/{quote(task_id, safe='')}", headers=headers
         )
-        return _read("task", structure_task, data, task_id)  # type: ignore[no-any-return]
+        task: Task = _read("task", structure_task, data, task_id)
+        return task.bind(self._client)
 
     async def _fetch(self, task_id: str, region: Region) -> Task:
         # The scheduler's one poll; the id was checked when its handle was made.

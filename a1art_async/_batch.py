@@ -1,0 +1,486 @@
+"""
+Batches: many generations with bounded concurrency, a journal, a credit budget, and
+results saved as they finish.
+
+::
+
+    async with client.batch(concurrency=8, journal="run.sqlite", download_to="out/") as batch:
+        for row in rows:
+            batch.add(app_id, image=row.image, prompt=row.prompt, key=row.id)
+        async for outcome in batch:      # completion order; each job exactly once
+            ...
+
+``concurrency`` bounds the jobs being checked, uploaded and submitted at once; waiting
+for submitted tasks goes through the client's polling scheduler and takes no slot.
+Every step that spends or could spend credits is written to the journal first (see
+``_journal.py``), so re-running the same batch with the same journal skips what is done,
+polls what was submitted, and never pays for a job twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._download import download, safe_stem
+from ._exceptions import (
+    A1ArtError,
+    APIError,
+    DownloadError,
+    GenerationOutcomeUnknown,
+    ResultExpiredError,
+    TaskFailedError,
+    TaskTimeoutError,
+    TransportError,
+    ValidationError,
+)
+from ._generation import GenerateArgs, submit_checked, upload_all
+from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
+from ._logging import logger
+from ._models import App, Language, Size, Task, Upload
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+    from ._forms import ImageArg
+    from ._handles import TaskHandle
+
+
+class BudgetExceededError(A1ArtError):
+    """
+    A job was not submitted because it could take the batch over its credit budget.
+    """
+
+
+@attrs.frozen
+class BatchOutcome:
+    """
+    How one batch job ended.
+
+    Attributes:
+        key: The job's key.
+        state: ``DONE``, ``FAILED`` or ``UNKNOWN`` (a generate may have been charged
+            without an answer; it was not resent).
+        task_id: The taskId, once submitted.
+        task: The finished task, when it completed in this run.
+        files: Saved result files, or the result URLs when nothing is downloaded.
+        error: What ended a failed or unknown job.
+        cost: Credits the job was charged (estimated by the documented rules).
+        from_journal: The job had ended in an earlier run; nothing was sent for it now.
+    """
+
+    key: str
+    state: JobState
+    task_id: str | None = None
+    task: Task | None = None
+    files: tuple[str, ...] = ()
+    error: BaseException | None = None
+    cost: int = 0
+    from_journal: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """
+        Whether the job is done.
+        """
+        return self.state is JobState.DONE
+
+
+@attrs.frozen
+class BatchSummary:
+    """
+    Counts for a batch run: ``skipped`` jobs had ended in an earlier run.
+    """
+
+    done: int
+    failed: int
+    unknown: int
+    skipped: int
+    credits_spent: int
+    wall_time: float
+
+
+@attrs.frozen
+class _Job:
+    key: str
+    app: App | str
+    args: GenerateArgs
+
+
+def derive_key(app_id: str, args: GenerateArgs) -> str:
+    """
+    A stable key for a job from what it asks for (image paths and URLs by name, bytes by
+    content).
+
+    Raises:
+        ValidationError: An image given as a file object; pass ``key=`` for those.
+    """
+
+    def describe(value: Any) -> Any:
+        if isinstance(value, Upload):
+            return ["upload", value.path, value.image_url]
+        if isinstance(value, bytes | bytearray | memoryview):
+            return ["sha256", hashlib.sha256(bytes(value)).hexdigest()]
+        if isinstance(value, str | os.PathLike):
+            return os.fspath(value)
+        if isinstance(value, Size):
+            return value.value
+        if isinstance(value, Mapping):
+            return {str(k): describe(v) for k, v in sorted(value.items())}
+        if isinstance(value, Sequence):
+            return [describe(v) for v in value]
+        if isinstance(value, io.IOBase) or hasattr(value, "read"):
+            raise ValidationError("key", "jobs with file-object images need an explicit key=")
+        return value
+
+    payload = {
+        "app": app_id,
+        **{k: describe(v) for k, v in attrs.asdict(args, recurse=False).items()},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class Batch:
+    """
+    A batch of generations; create it with :meth:`AsyncClient.batch`.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        concurrency: int = 8,
+        journal: str | os.PathLike[str] | JournalStore | None = None,
+        download_to: str | os.PathLike[str] | None = None,
+        budget: int | None = None,
+        resubmit_unknown: bool = False,
+        language: str | Language | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError("concurrency", f"must be a positive integer, got {concurrency!r}")
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int) or budget < 0
+        ):
+            raise ValidationError("budget", f"must be a non-negative integer, got {budget!r}")
+        if journal is None:
+            store: JournalStore = MemoryJournal()
+        elif isinstance(journal, str | os.PathLike):
+            store = SQLiteJournal(journal)
+        else:
+            store = journal
+        self._client = client
+        self._concurrency = concurrency
+        self._journal = Journal(store)
+        self._download_to = None if download_to is None else Path(download_to)
+        self._budget = budget
+        self._resubmit_unknown = resubmit_unknown
+        self._language = language
+        self._keys: set[str] = set()
+        self._unfinished = 0
+        self._committed = 0
+        self._counts = {"done": 0, "failed": 0, "unknown": 0, "skipped": 0, "spent": 0}
+        self._started = 0.0
+        self._group: TaskGroup | None = None
+        self._jobs_send: MemoryObjectSendStream[_Job]
+        self._jobs_receive: MemoryObjectReceiveStream[_Job]
+        self._jobs_send, self._jobs_receive = anyio.create_memory_object_stream[_Job](math.inf)
+        self._out_send: MemoryObjectSendStream[BatchOutcome]
+        self._out_receive: MemoryObjectReceiveStream[BatchOutcome]
+        self._out_send, self._out_receive = anyio.create_memory_object_stream[BatchOutcome](
+            math.inf
+        )
+
+    # Lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._journal.open()
+        # Credits recorded by earlier runs count against the budget too.
+        self._committed = sum(
+            record.cost
+            for record in self._journal.records().values()
+            if record.state is not JobState.PENDING
+            and (record.task_id or record.state is not JobState.FAILED)
+        )
+        self._started = time.monotonic()
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        for _ in range(self._concurrency):
+            group.start_soon(self._worker)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._group is not None
+        self._jobs_send.close()
+        if exc is not None:
+            # Leaving early: stop here; the journal says where every job stands.
+            self._group.cancel_scope.cancel()
+        try:
+            return await self._group.__aexit__(exc_type, exc, tb)
+        finally:
+            self._out_send.close()
+            self._jobs_receive.close()
+            self._out_receive.close()
+            with anyio.CancelScope(shield=True):
+                await self._journal.close()
+
+    # Adding and iterating ------------------------------------------------------------
+
+    def add(
+        self,
+        app: App | str,
+        *,
+        key: str | None = None,
+        image: ImageArg | None = None,
+        images: Sequence[ImageArg] | Mapping[str, ImageArg] | None = None,
+        prompt: str | None = None,
+        prompts: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | str | None = None,
+        style: str | None = None,
+        aspect: str | Size | None = None,
+        count: int = 1,
+    ) -> str:
+        """
+        Queue one generation (arguments as :meth:`AsyncClient.generate`); images are read
+        only when the job's turn comes.
+
+        Returns:
+            The job's key: *key*, or one derived from the arguments.
+
+        Raises:
+            ValidationError: A key used twice in this batch.
+        """
+        if self._group is None:
+            raise RuntimeError("add jobs inside `async with client.batch(...) as batch:`")
+        args = GenerateArgs(
+            image=image,
+            images=images,
+            prompt=prompt,
+            prompts=prompts,
+            tags=tags,
+            style=style,
+            aspect=aspect,
+            count=count,
+        )
+        app_id = app.id if isinstance(app, App) else app
+        job_key = key if key is not None else derive_key(app_id, args)
+        if not isinstance(job_key, str) or not job_key:
+            raise ValidationError("key", f"must be a non-empty string, got {job_key!r}")
+        if job_key in self._keys:
+            raise ValidationError("key", f"job key {job_key!r} was added twice")
+        self._keys.add(job_key)
+        self._unfinished += 1
+        self._jobs_send.send_nowait(_Job(job_key, app, args))
+        return job_key
+
+    async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
+        while self._unfinished > 0:
+            outcome = await self._out_receive.receive()
+            self._unfinished -= 1
+            yield outcome
+
+    @property
+    def summary(self) -> BatchSummary:
+        """
+        What has ended so far, the credits spent in this run, and the wall time.
+        """
+        return BatchSummary(
+            done=self._counts["done"],
+            failed=self._counts["failed"],
+            unknown=self._counts["unknown"],
+            skipped=self._counts["skipped"],
+            credits_spent=self._counts["spent"],
+            wall_time=time.monotonic() - self._started,
+        )
+
+    # One job -------------------------------------------------------------------------
+
+    def _emit(self, outcome: BatchOutcome) -> None:
+        if outcome.from_journal:
+            self._counts["skipped"] += 1
+        else:
+            self._counts[outcome.state.value if outcome.state.is_final else "failed"] += 1
+        self._out_send.send_nowait(outcome)
+
+    async def _record(self, key: str, state: JobState, **fields: Any) -> JobRecord:
+        record = JobRecord(key=key, state=state, **fields)
+        await self._journal.write(record)
+        return record
+
+    async def _worker(self) -> None:
+        async for job in self._jobs_receive:
+            try:
+                await self._run(job)
+            except Exception as error:  # a bug must not lose the job: report it
+                logger.exception("batch job %s failed unexpectedly", job.key)
+                self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+
+    async def _run(self, job: _Job) -> None:
+        record = self._journal.get(job.key)
+        if record is not None and record.state in (JobState.DONE, JobState.FAILED):
+            self._emit(
+                BatchOutcome(
+                    job.key,
+                    record.state,
+                    task_id=record.task_id,
+                    files=record.files,
+                    error=A1ArtError(record.error) if record.error else None,
+                    cost=record.cost,
+                    from_journal=True,
+                )
+            )
+            return
+        if record is not None and record.state is JobState.SUBMITTED and record.task_id:
+            handle = self._client.tasks.track(record.task_id)
+            assert self._group is not None
+            self._group.start_soon(self._finish, job, handle, record.cost)
+            return
+        unanswered = (JobState.SUBMITTING, JobState.UNKNOWN)
+        if record is not None and record.state in unanswered and not self._resubmit_unknown:
+            if record.state is JobState.SUBMITTING:
+                record = await self._record(
+                    job.key,
+                    JobState.UNKNOWN,
+                    cost=record.cost,
+                    error="the process stopped after sending the generate request",
+                )
+            self._emit(
+                BatchOutcome(
+                    job.key,
+                    JobState.UNKNOWN,
+                    error=GenerationOutcomeUnknownFromJournal(record.error or ""),
+                    cost=record.cost,
+                    from_journal=True,
+                )
+            )
+            return
+        await self._submit(job)
+
+    async def _submit(self, job: _Job) -> None:
+        client = self._client
+        try:
+            app = (
+                job.app
+                if isinstance(job.app, App)
+                else await client.app_cache.get(client, job.app, self._language)
+            )
+            checked = job.args.plan(app)
+        except (APIError, ValidationError, TransportError) as error:
+            await self._record(job.key, JobState.FAILED, error=_describe(error))
+            self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+            return
+        cost = checked.cost
+        if self._budget is not None and self._committed + cost > self._budget:
+            over = BudgetExceededError(
+                f"job {job.key} costs {cost} credits; the budget of {self._budget} has "
+                f"{self._budget - self._committed} left"
+            )
+            self._emit(BatchOutcome(job.key, JobState.FAILED, error=over))
+            return
+        self._committed += cost
+        try:
+            uploads = await upload_all(client, checked)
+            await self._record(job.key, JobState.SUBMITTING, cost=cost)
+            handle = await submit_checked(client, app, job.args, checked, uploads, self._language)
+        except GenerationOutcomeUnknown as error:
+            self._counts["spent"] += cost
+            await self._record(job.key, JobState.UNKNOWN, cost=cost, error=_describe(error))
+            self._emit(BatchOutcome(job.key, JobState.UNKNOWN, error=error, cost=cost))
+            return
+        except (APIError, ValidationError, TransportError) as error:
+            # A definitive rejection or a request that never left: nothing was charged.
+            self._committed -= cost
+            await self._record(job.key, JobState.FAILED, error=_describe(error))
+            self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+            return
+        self._counts["spent"] += cost
+        await self._record(job.key, JobState.SUBMITTED, task_id=handle.task_id, cost=cost)
+        assert self._group is not None
+        self._group.start_soon(self._finish, job, handle, cost)
+
+    async def _finish(self, job: _Job, handle: TaskHandle, cost: int) -> None:
+        try:
+            task = await handle.result()
+        except TaskFailedError as error:
+            await self._record(
+                job.key, JobState.FAILED, task_id=handle.task_id, cost=cost, error=_describe(error)
+            )
+            self._emit(
+                BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
+            )
+            return
+        except (TaskTimeoutError, APIError, TransportError) as error:
+            # Still submitted: a later run polls it again.
+            self._emit(
+                BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
+            )
+            return
+        files: tuple[str, ...] = task.images
+        if self._download_to is not None:
+            try:
+                files = await self._save(job.key, task)
+            except ResultExpiredError as error:
+                await self._record(
+                    job.key,
+                    JobState.FAILED,
+                    task_id=task.task_id,
+                    cost=cost,
+                    error=_describe(error),
+                )
+                self._emit(
+                    BatchOutcome(
+                        job.key, JobState.FAILED, task.task_id, task, error=error, cost=cost
+                    )
+                )
+                return
+            except DownloadError as error:
+                self._emit(
+                    BatchOutcome(
+                        job.key, JobState.FAILED, task.task_id, task, error=error, cost=cost
+                    )
+                )
+                return
+        await self._record(job.key, JobState.DONE, task_id=task.task_id, files=files, cost=cost)
+        self._emit(BatchOutcome(job.key, JobState.DONE, task.task_id, task, files, cost=cost))
+
+    async def _save(self, key: str, task: Task) -> tuple[str, ...]:
+        assert self._download_to is not None
+        saved: list[str] = []
+        for index, url in enumerate(task.images):
+            path = await download(
+                self._client.http,
+                url,
+                self._download_to,
+                f"{safe_stem(key)}-{index}",
+                retry=self._client.retry,
+            )
+            saved.append(str(path))
+        return tuple(saved)
+
+
+class GenerationOutcomeUnknownFromJournal(A1ArtError):
+    """
+    An earlier run sent this job's generate request and stopped before recording the
+    answer; it may have been charged, so it is not resent.
+    """
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,183 @@
+"""
+High-level generation: ``client.generate(app, image=..., prompt=..., style=..., aspect=...)``.
+
+It fetches (and caches) the app's details, checks every argument against the app's
+forms before anything is uploaded or charged, uploads the images concurrently, submits
+the documented request and returns a :class:`~a1art_async.TaskHandle`.  When the app was
+republished in between (324013) the server rejected the request without acting, so it
+refetches the app, rebuilds the request with the same uploads and submits once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+import attrs
+
+from ._exceptions import AppVersionOutdatedError
+from ._forms import ENHANCE_COST, ImageArg, Plan, estimate_cost, plan
+from ._logging import logger
+from ._models import App, Language, Size, Upload
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+    from ._handles import TaskHandle
+
+#: How long app details are reused before they are fetched again, in seconds.
+DEFAULT_APP_TTL = 60.0
+
+
+class AppCache:
+    """
+    App details per (app id, language), reused for ``ttl`` seconds of the loop's clock.
+    """
+
+    def __init__(self, ttl: float = DEFAULT_APP_TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str | None], tuple[float, App]] = {}
+
+    async def get(
+        self,
+        client: AsyncClient,
+        app_id: str,
+        language: str | Language | None,
+        *,
+        fresh: bool = False,
+    ) -> App:
+        """
+        The app's details, from the cache unless they are older than ``ttl`` or *fresh*.
+        """
+        key = (app_id, None if language is None else Language.parse(language).value)
+        now = anyio.current_time()
+        cached = self._entries.get(key)
+        if cached is not None and not fresh and now - cached[0] < self.ttl:
+            return cached[1]
+        app = await client.apps.get(app_id, language=language)
+        self._entries[key] = (now, app)
+        return app
+
+    def forget(self, app_id: str) -> None:
+        """
+        Drop every cached language of an app (after it was republished).
+        """
+        for key in [k for k in self._entries if k[0] == app_id]:
+            del self._entries[key]
+
+
+@attrs.frozen
+class GenerateArgs:
+    """
+    What the caller asked for, kept to rebuild the request for a republished app.
+    """
+
+    image: ImageArg | None = None
+    images: Sequence[ImageArg] | Mapping[str, ImageArg] | None = None
+    prompt: str | None = None
+    prompts: Mapping[str, str] | None = None
+    tags: Mapping[str, str] | str | None = None
+    style: str | None = None
+    aspect: str | Size | None = None
+    count: int = 1
+
+    def plan(self, app: App) -> Plan:
+        """
+        Check these arguments against *app*'s forms.
+        """
+        return plan(
+            app,
+            image=self.image,
+            images=self.images,
+            prompt=self.prompt,
+            prompts=self.prompts,
+            tags=self.tags,
+            style=self.style,
+            aspect=self.aspect,
+            count=self.count,
+        )
+
+    def with_uploads(self, checked: Plan, uploads: Sequence[Upload]) -> GenerateArgs:
+        """
+        The same arguments with every image replaced by its upload.
+        """
+        if self.image is not None:
+            return attrs.evolve(self, image=uploads[0])
+        if isinstance(self.images, Mapping):
+            by_form = {
+                form.id: upload for (form, _), upload in zip(checked.images, uploads, strict=True)
+            }
+            keyed = {
+                key: by_form[form.id]
+                for key in self.images
+                for form, _ in checked.images
+                if key in (form.position, form.id, form.title)
+            }
+            return attrs.evolve(self, images=keyed)
+        if self.images is not None:
+            return attrs.evolve(self, images=list(uploads))
+        return self
+
+
+async def upload_all(client: AsyncClient, checked: Plan) -> list[Upload]:
+    """
+    Upload every planned image that is not an upload yet, concurrently, in order.
+    """
+    uploads: list[Upload | None] = [None] * len(checked.images)
+
+    async def one(index: int, source: ImageArg) -> None:
+        uploads[index] = (
+            source if isinstance(source, Upload) else await client.images.upload(source)
+        )
+
+    async with anyio.create_task_group() as group:
+        for index, (_, source) in enumerate(checked.images):
+            group.start_soon(one, index, source)
+    return [upload for upload in uploads if upload is not None]
+
+
+async def generate(
+    client: AsyncClient,
+    app: App | str,
+    args: GenerateArgs,
+    *,
+    language: str | Language | None = None,
+) -> TaskHandle:
+    """
+    Check, upload, submit; on 324013 refetch the app and resubmit once.
+
+    See :meth:`AsyncClient.generate` for the arguments and errors.
+    """
+    details = app if isinstance(app, App) else await client.app_cache.get(client, app, language)
+    checked = args.plan(details)
+    uploads = await upload_all(client, checked)
+    return await submit_checked(client, details, args, checked, uploads, language)
+
+
+async def submit_checked(
+    client: AsyncClient,
+    app: App,
+    args: GenerateArgs,
+    checked: Plan,
+    uploads: Sequence[Upload],
+    language: str | Language | None = None,
+) -> TaskHandle:
+    """
+    Submit a checked plan; on 324013 refetch the app, rebuild and resubmit once.
+    """
+    try:
+        return await client.images.submit(checked.request(uploads), app=app)
+    except AppVersionOutdatedError:
+        # The server refused the old versionId before acting on anything: safe to resend.
+        logger.info("app %s was republished; fetching it again and resubmitting once", app.id)
+        client.app_cache.forget(app.id)
+        fresh = await client.app_cache.get(client, app.id, language, fresh=True)
+        rebuilt = args.with_uploads(checked, uploads).plan(fresh)
+        return await client.images.submit(rebuilt.request(uploads), app=fresh)
+
+
+def cost_of(app: App | None, count: int = 1, enhances: int = 0) -> int:
+    """
+    Credits for *count* images of *app* plus *enhances* enhances.
+    """
+    return (estimate_cost(app, count) if app is not None else 0) + ENHANCE_COST * enhances

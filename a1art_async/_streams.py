@@ -1,0 +1,42 @@
+"""
+Reading a response body with a size cap, without leaving half-read async generators
+behind.
+
+httpx streams bodies through a chain of async generators.  Stopping early leaves them
+suspended, and trio warns when such a generator is garbage collected.  So when a body
+passes its cap, the response is closed first and the (now failing or finishing) chain is
+run to its end, which finalizes every generator in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+
+async def read_capped(
+    response: httpx.Response, limit: int, write: Callable[[bytes], Awaitable[None]]
+) -> bool:
+    """
+    Pass the body to *write* chunk by chunk, up to *limit* bytes.
+
+    Returns:
+        ``True`` if the whole body fit, ``False`` if it passed the limit (the response is
+        then closed, and what came past the limit was never written).
+    """
+    received = 0
+    chunks = response.aiter_bytes()
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > limit:
+            break
+        await write(chunk)
+    else:
+        return True
+    await response.aclose()
+    with contextlib.suppress(httpx.HTTPError, RuntimeError):
+        async for _ in chunks:
+            pass
+    return False

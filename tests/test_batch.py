@@ -1,0 +1,194 @@
+"""
+Batches against the emulator, in virtual time: every job ends exactly once, nothing is
+paid for twice, the budget holds, and a journal makes a batch resumable.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import a1art_async as a1
+from a1art_async._journal import JobRecord, JobState, SQLiteJournal
+from a1art_async.testing import Emulator, apps, png_bytes
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend(virtual_backend: object) -> object:
+    return virtual_backend
+
+
+def _text_job(batch: a1.Batch, n: int, **extra: Any) -> str:
+    return batch.add(
+        apps.TEXT,
+        key=f"job-{n}",
+        prompt=f"lighthouse number {n}",
+        style="Seaside Town",
+        aspect="1:1",
+        **extra,
+    )
+
+
+async def _run(client: a1.AsyncClient, jobs: int, **options: Any) -> list[a1.BatchOutcome]:
+    async with client.batch(**options) as batch:
+        for n in range(jobs):
+            _text_job(batch, n)
+        return [outcome async for outcome in batch]
+
+
+async def test_every_job_ends_once_in_completion_order(
+    client: a1.AsyncClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    Twenty jobs across four kinds of app each yield one outcome, saved to disk, with one
+    generate call per job.
+    """
+    outcomes: list[a1.BatchOutcome] = []
+    async with client, client.batch(concurrency=4, download_to=tmp_path) as batch:
+        for n in range(5):
+            _text_job(batch, n, count=2)
+            batch.add(
+                apps.FORM,
+                key=f"pet-{n}",
+                image=png_bytes(),
+                prompt="cat",
+                style="High Quality Anmie",
+                aspect="16:9",
+            )
+            batch.add(apps.NODE, key=f"node-{n}", image=png_bytes(), prompt="robot")
+            batch.add(apps.VIDEO, key=f"video-{n}", image=png_bytes(), prompt="waves")
+        outcomes = [outcome async for outcome in batch]
+        summary = batch.summary
+    assert 20 == len(outcomes) == len({o.key for o in outcomes})
+    assert all(o.ok for o in outcomes)
+    assert 20 == emulator.generate_calls()
+    assert (20, 0, 0) == (summary.done, summary.failed, summary.unknown)
+    assert emulator.charged() == summary.credits_spent == 5 * (2 + 1 + 2 + 10)
+    suffixes = collections.Counter(Path(f).suffix for o in outcomes for f in o.files)
+    assert {".png": 20, ".mp4": 5} == dict(suffixes)
+
+
+async def test_budget_is_never_exceeded(client: a1.AsyncClient, emulator: Emulator) -> None:
+    """
+    With a budget of 7 credits and 2-credit jobs, three run and the rest are refused.
+    """
+    async with client, client.batch(budget=7) as batch:
+        for n in range(6):
+            _text_job(batch, n, count=2)
+        outcomes = [outcome async for outcome in batch]
+    refused = [o for o in outcomes if isinstance(o.error, a1.BudgetExceededError)]
+    assert (3, 3) == (sum(o.ok for o in outcomes), len(refused))
+    assert 6 == emulator.charged()
+
+
+async def test_failures_do_not_stop_the_batch(client: a1.AsyncClient, emulator: Emulator) -> None:
+    """
+    A job with a bad style, one whose task fails and good ones all end, each once.
+    """
+    emulator.faults.task_failure_rate = 0.5
+    async with client, client.batch() as batch:
+        batch.add(apps.TEXT, key="bad", prompt="x", style="Nope", aspect="1:1")
+        for n in range(10):
+            _text_job(batch, n)
+        outcomes = {o.key: o for o in [outcome async for outcome in batch]}
+    assert 11 == len(outcomes)
+    assert isinstance(outcomes["bad"].error, a1.ValidationError)
+    failed = [o for o in outcomes.values() if isinstance(o.error, a1.TaskFailedError)]
+    assert failed
+    assert 10 == emulator.generate_calls()
+
+
+async def test_rerun_with_the_journal_skips_what_is_done(
+    client: a1.AsyncClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    Running the same batch again with its journal sends no generate at all.
+    """
+    journal = tmp_path / "run.sqlite"
+    async with client:
+        first = await _run(client, 8, journal=journal)
+        second = await _run(client, 8, journal=journal)
+    assert all(o.ok and not o.from_journal for o in first)
+    assert all(o.ok and o.from_journal for o in second)
+    assert [o.task_id for o in sorted(first, key=lambda o: o.key)] == [
+        o.task_id for o in sorted(second, key=lambda o: o.key)
+    ]
+    assert 8 == emulator.generate_calls()
+
+
+async def test_submitted_jobs_are_polled_again_and_submitting_ones_not_resent(
+    client: a1.AsyncClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    A job recorded as submitted is awaited by its stored task id; one caught between
+    sending and recording is reported as outcome-unknown and not resent.
+    """
+    journal = tmp_path / "run.sqlite"
+    async with client:
+        app = await client.apps.get(apps.TEXT)
+        form = app.forms_of(a1.FormType.DESCRIPTION)[0]
+        task_id = await client.images.generate(
+            a1.GenerateRequest(
+                app_id=app.id,
+                version_id=app.version_id,
+                description=[a1.DescriptionPart(form.id, "x")],
+                style_id=app.styles[0].id,
+                size="1:1",
+            )
+        )
+        store = SQLiteJournal(journal)
+        store.put(JobRecord("job-0", JobState.SUBMITTED, task_id=task_id, cost=1))
+        store.put(JobRecord("job-1", JobState.SUBMITTING, cost=1))
+        store.close()
+        outcomes = {o.key: o for o in await _run(client, 3, journal=journal)}
+    assert (JobState.DONE, task_id) == (outcomes["job-0"].state, outcomes["job-0"].task_id)
+    assert JobState.UNKNOWN is outcomes["job-1"].state
+    assert outcomes["job-2"].ok
+    assert 2 == emulator.generate_calls()
+
+
+async def test_a_500_job_batch_under_faults_pays_once_per_job(
+    client: a1.AsyncClient, emulator: Emulator
+) -> None:
+    """
+    Under rate limits, dropped connections, server errors and failing tasks, 500 jobs
+    each end exactly once and no job creates more than one task.
+    """
+    faults = emulator.faults
+    faults.rate_limit = 50.0
+    faults.drop_before_rate = 0.05
+    faults.drop_after_rate = 0.02
+    faults.server_error_rate = 0.02
+    faults.task_failure_rate = 0.05
+    emulator.set_balance("test-key-0123456789abcdef", 100_000)
+    client.retry = a1.RetryPolicy(max_retries=8, initial=0.2, cap=5.0)
+    async with client, client.batch(concurrency=16) as batch:
+        for n in range(500):
+            if n % 4 == 3:
+                batch.add(apps.NODE, key=f"node-{n}", image=png_bytes(), prompt="robot")
+            else:
+                _text_job(batch, n)
+        outcomes = [outcome async for outcome in batch]
+        summary = batch.summary
+    assert 500 == len(outcomes) == len({o.key for o in outcomes})
+    with_task = {o.task_id for o in outcomes if o.task_id}
+    unknown = sum(o.state is JobState.UNKNOWN for o in outcomes)
+    assert len(with_task) <= emulator.generate_calls() <= len(with_task) + unknown
+    assert 500 == summary.done + summary.failed + summary.unknown
+    assert summary.done > 400
+
+
+async def test_keys_must_be_unique(client: a1.AsyncClient) -> None:
+    """
+    Adding the same key twice is refused.
+    """
+    async with client, client.batch() as batch:
+        batch.add(apps.TEXT, key="same", prompt="x", style="Seaside Town", aspect="1:1")
+        with pytest.raises(a1.ValidationError, match="twice"):
+            batch.add(apps.TEXT, key="same", prompt="y", style="Seaside Town", aspect="1:1")
+        assert 1 == len([outcome async for outcome in batch])
