@@ -500,6 +500,7 @@ def test_every_knob_is_off_by_default() -> None:
         "version_bump_after": None,
         "task_failure_rate": 0.0,
         "task_stuck_rate": 0.0,
+        "task_concurrency": None,
         "result_ttl": None,
         "redirect_to": None,
         "endpoints": None,

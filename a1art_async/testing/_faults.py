@@ -75,6 +75,8 @@ class Faults:
         version_bump_after: Republish an app after every N successful generations.
         task_failure_rate: Probability that a task ends in state 20.
         task_stuck_rate: Probability that a task stays in state 30 forever.
+        task_concurrency: Run at most this many tasks at once; the others wait their
+            turn in state 0, first come first served (tasks created while it is set).
         result_ttl: Result files answer 403 this many clock seconds after the task ended.
         redirect_to: Answer API requests with 307 to the same path on this origin.
         endpoints: Restrict request-level knobs to these endpoint names.
@@ -94,6 +96,7 @@ class Faults:
     version_bump_after: int | None = attrs.field(default=None, validator=_positive_or_none)
     task_failure_rate: float = attrs.field(default=0.0, validator=_probability)
     task_stuck_rate: float = attrs.field(default=0.0, validator=_probability)
+    task_concurrency: int | None = attrs.field(default=None, validator=_positive_or_none)
     result_ttl: float | None = attrs.field(default=None, validator=_positive_or_none)
     redirect_to: str | None = None
     endpoints: frozenset[str] | None = attrs.field(default=None, converter=_endpoint_set)

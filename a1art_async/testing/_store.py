@@ -10,6 +10,7 @@ durations a run draws.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import random
 import uuid
@@ -167,6 +168,8 @@ class Store:
         self._durations = random.Random(f"{seed}:durations")
         self._fates = random.Random(f"{seed}:fates")
         self.fault_rng = random.Random(f"{seed}:faults")
+        # When each running task frees its slot, for the task_concurrency knob.
+        self._slots: list[float] = []
 
     # -- time ---------------------------------------------------------------------------
 
@@ -299,6 +302,11 @@ class Store:
         elif draw < faults.task_failure_rate + faults.task_stuck_rate:
             fate = "stuck"
         now = self.now()
+        start, due = now + queued, now + duration
+        if faults.task_concurrency is None:
+            self._slots.clear()
+        else:
+            start, due = self._schedule(start, duration - queued, fate, faults.task_concurrency)
         plan = TaskPlan(
             task_id=task_id,
             data_id=self._numeric_id(),
@@ -308,11 +316,27 @@ class Store:
             generate_num=generate_num,
             cost=cost,
             created_at=now,
-            start_at=now + queued,
-            due_at=now + duration,
+            start_at=start,
+            due_at=due,
             fate=fate,
             ext=app.result_ext if app is not None else "png",
             result_size=result_size,
         )
         self.tasks[task_id] = plan
         return plan
+
+    def _schedule(
+        self, ready: float, run: float, fate: TaskFate, slots: int
+    ) -> tuple[float, float]:
+        """
+        Start a task on the first of *slots* to free up (list scheduling in creation
+        order); a stuck task holds its slot forever.
+        """
+        while len(self._slots) > slots:  # the knob was lowered
+            heapq.heappop(self._slots)
+        start = ready
+        if len(self._slots) == slots:
+            start = max(ready, heapq.heappop(self._slots))
+        due = start + run
+        heapq.heappush(self._slots, math.inf if fate == "stuck" else due)
+        return start, due
