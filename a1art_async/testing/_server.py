@@ -10,6 +10,7 @@ soon as it has read the three ``name=value`` lines.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import socket
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from ._asgi import ConnectionDropped
+from ._faults import Faults
 from ._http import normalize_origin
 from ._state import Emulator
 
@@ -50,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         "--time-scale", type=float, default=1.0, help="multiply task durations (1.0)"
     )
     serve.add_argument("--seed", type=int, default=0, help="seed for ids, durations, faults")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="set a fault knob (JSON value, else a string), e.g. task_failure_rate=0.1",
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
     return parser
 
@@ -64,6 +73,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _knob(text: str) -> tuple[str, object]:
+    name, sep, raw = text.partition("=")
+    if not sep:
+        raise ValueError(f"expected KNOB=VALUE, got {text!r}")
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name.strip(), value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     Run the command line.
@@ -75,7 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 after a clean shutdown (SIGINT, SIGTERM), 2 when uvicorn is
         missing or the arguments are wrong.
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    faults = Faults()
+    try:
+        faults.update(dict(_knob(text) for text in args.fault))
+    except ValueError as error:
+        parser.error(f"--fault: {error}")
     try:
         import uvicorn  # optional extra: imported only when serving
     except ImportError:
@@ -94,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One CDN socket serves both regions; `section: cn` changes nothing over loopback.
         cdn_cn_origin=cdn_origin,
         vip=args.vip,
+        faults=faults,
     )
     config = uvicorn.Config(
         emulator.asgi_app(),
