@@ -122,6 +122,7 @@ from ._exceptions import (
 from ._exceptions import (
     VIPRequiredError as VIPRequiredError,
 )
+from ._generation import GenerateOptions as GenerateOptions
 from ._handles import (
     Outcome as Outcome,
 )
@@ -227,6 +228,7 @@ __all__ = [
     "FileError",
     "Form",
     "FormType",
+    "GenerateOptions",
     "GenerateRequest",
     "GenerationOutcomeUnknown",
     "ImageDimensionsTooLargeError",

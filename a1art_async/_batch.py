@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import anyio
 import attrs
@@ -47,14 +47,13 @@ from ._exceptions import (
     TransportError,
     ValidationError,
 )
-from ._generation import GenerateArgs, submit_checked, upload_all
+from ._generation import GenerateArgs, GenerateOptions, submit_checked, upload_all
 from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
 from ._logging import logger
 from ._models import App, Language, Size, Task, Upload
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
-    from ._forms import ImageArg
     from ._handles import TaskHandle
 
 
@@ -244,41 +243,25 @@ class Batch:
     # Adding and iterating ------------------------------------------------------------
 
     def add(
-        self,
-        app: App | str,
-        *,
-        key: str | None = None,
-        image: ImageArg | None = None,
-        images: Sequence[ImageArg] | Mapping[str, ImageArg] | None = None,
-        prompt: str | None = None,
-        prompts: Mapping[str, str] | None = None,
-        tags: Mapping[str, str] | str | None = None,
-        style: str | None = None,
-        aspect: str | Size | None = None,
-        count: int = 1,
+        self, app: App | str, *, key: str | None = None, **options: Unpack[GenerateOptions]
     ) -> str:
         """
-        Queue one generation (arguments as :meth:`AsyncClient.generate`); images are read
-        only when the job's turn comes.
+        Queue one generation; images are read only when the job's turn comes.
+
+        Args:
+            app: The app, or its id.
+            key: The job's key in the journal; derived from the arguments if left out.
+            **options: As for :meth:`AsyncClient.generate` (see :class:`GenerateOptions`).
 
         Returns:
-            The job's key: *key*, or one derived from the arguments.
+            The job's key.
 
         Raises:
             ValidationError: A key used twice in this batch.
         """
         if self._group is None:
             raise RuntimeError("add jobs inside `async with client.batch(...) as batch:`")
-        args = GenerateArgs(
-            image=image,
-            images=images,
-            prompt=prompt,
-            prompts=prompts,
-            tags=tags,
-            style=style,
-            aspect=aspect,
-            count=count,
-        )
+        args = GenerateArgs(**options)
         app_id = app.id if isinstance(app, App) else app
         job_key = key if key is not None else derive_key(app_id, args)
         if not isinstance(job_key, str) or not job_key:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import anyio
 import httpx
@@ -40,12 +40,12 @@ from ._exceptions import (
     ValidationError,
     api_error,
 )
-from ._generation import AppCache, GenerateArgs, cost_of
+from ._generation import AppCache, GenerateArgs, GenerateOptions, cost_of
 from ._generation import generate as generate_by_meaning
 from ._journal import JournalStore
 from ._limiter import Limiter, RateLimit
 from ._logging import configure_from_env, logger
-from ._models import App, EnhanceRequest, GenerateRequest, Language, Size
+from ._models import App, EnhanceRequest, GenerateRequest, Language
 from ._polling import PollPolicy, Scheduler
 from ._resources import Apps, Images, Tasks
 from ._retry import (
@@ -60,7 +60,6 @@ from ._retry import (
 from ._streams import read_capped
 
 if TYPE_CHECKING:
-    from ._forms import ImageArg
     from ._handles import TaskHandle
 
 _EXCERPT_CHARS = 200
@@ -238,18 +237,14 @@ class AsyncClient:
         self,
         app: App | str,
         *,
-        image: ImageArg | None = None,
-        images: Sequence[ImageArg] | Mapping[str, ImageArg] | None = None,
-        prompt: str | None = None,
-        prompts: Mapping[str, str] | None = None,
-        tags: Mapping[str, str] | str | None = None,
-        style: str | None = None,
-        aspect: str | Size | None = None,
-        count: int = 1,
         language: str | Language | None = None,
+        **options: Unpack[GenerateOptions],
     ) -> TaskHandle:
         """
-        Generate by meaning rather than by form id, and return a handle to wait on.
+        Generate by meaning rather than by form id, and return a handle to wait on::
+
+            handle = await client.generate(app, image="pet.jpg", prompt="a cat",
+                                           style="High Quality Anmie", aspect="16:9")
 
         Everything is checked against the app's forms before any upload or charge;
         images are uploaded concurrently.  If the app was republished meanwhile (324013)
@@ -258,32 +253,15 @@ class AsyncClient:
 
         Args:
             app: The app, or its id (details are cached per client for a minute).
-            image: The image for an app with one picture: a path, bytes, a binary file,
-                an http(s) URL or an :class:`Upload`.
-            images: For group photos, images in position order or keyed by position.
-            prompt: The text of the (first) description form.
-            prompts: Texts keyed by input id or title.
-            tags: A tag from an input's ``tags`` (or a mapping of input to tag).
-            style: A style's name or id.
-            aspect: ``"16:9"``, a sizeId, or a :class:`Size`.
-            count: Images to generate, 1-4 (1 for node and video apps).
             language: The language to read the app's details in.
+            **options: ``image``, ``images``, ``prompt``, ``prompts``, ``tags``,
+                ``style``, ``aspect``, ``count``: see :class:`GenerateOptions`.
 
         Raises:
             ValidationError: Naming the form field and its valid choices.
             GenerationOutcomeUnknown: It may have been charged; it was not resent.
         """
-        args = GenerateArgs(
-            image=image,
-            images=images,
-            prompt=prompt,
-            prompts=prompts,
-            tags=tags,
-            style=style,
-            aspect=aspect,
-            count=count,
-        )
-        return await generate_by_meaning(self, app, args, language=language)
+        return await generate_by_meaning(self, app, GenerateArgs(**options), language=language)
 
     async def estimate_cost(
         self, app: App | str | None = None, *, count: int = 1, enhances: int = 0

@@ -11,7 +11,7 @@ refetches the app, rebuilds the request with the same uploads and submits once m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import anyio
 import attrs
@@ -66,10 +66,40 @@ class AppCache:
             del self._entries[key]
 
 
+class GenerateOptions(TypedDict, total=False):
+    """
+    What to generate, by meaning; the keyword arguments of ``client.generate`` and
+    ``batch.add``.
+
+    Keys:
+        image: The image for an app with one picture: a path, bytes, a binary file, an
+            http(s) URL or an :class:`~a1art_async.Upload`.
+        images: For group photos: images in position order, or keyed by position, form
+            id or form title.
+        prompt: The text of the (first) description form or input.
+        prompts: Texts keyed by input id or title (form id for forms without inputs).
+        tags: A tag from an input's ``tags`` (or a mapping of input to tag), appended to
+            that input's prompt.
+        style: A style's name (any case) or id.
+        aspect: ``"16:9"``, a sizeId, or a :class:`~a1art_async.Size`.
+        count: Images to generate, 1-4 (1 for node and video apps).
+    """
+
+    image: ImageArg | None
+    images: Sequence[ImageArg] | Mapping[str, ImageArg] | None
+    prompt: str | None
+    prompts: Mapping[str, str] | None
+    tags: Mapping[str, str] | str | None
+    style: str | None
+    aspect: str | Size | None
+    count: int
+
+
 @attrs.frozen
 class GenerateArgs:
     """
-    What the caller asked for, kept to rebuild the request for a republished app.
+    What the caller asked for (see :class:`GenerateOptions`), kept to rebuild the
+    request for a republished app.
     """
 
     image: ImageArg | None = None
@@ -85,17 +115,7 @@ class GenerateArgs:
         """
         Check these arguments against *app*'s forms.
         """
-        return plan(
-            app,
-            image=self.image,
-            images=self.images,
-            prompt=self.prompt,
-            prompts=self.prompts,
-            tags=self.tags,
-            style=self.style,
-            aspect=self.aspect,
-            count=self.count,
-        )
+        return plan(app, **attrs.asdict(self, recurse=False))
 
     def with_uploads(self, checked: Plan, uploads: Sequence[Upload]) -> GenerateArgs:
         """
