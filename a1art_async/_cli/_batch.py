@@ -1,0 +1,251 @@
+"""
+``a1art batch JOBS.jsonl|JOBS.csv``: every job of a file through one journaled batch.
+
+The journal (``JOBS.journal.sqlite`` beside the file unless ``--journal``) records each
+job before and after every step that could spend credits, so running the same command
+again skips what ended, polls what was submitted and pays for no job twice.
+``--estimate`` reads the apps, prints what the jobs would cost (and what is left of a
+journaled run), and spends nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .._batch import BatchOutcome
+from .._client import AsyncClient
+from .._exceptions import APIError
+from .._journal import JobState, SQLiteJournal
+from .._models import App
+from ._context import Context
+from ._exit import ExitCode, InContext, describe
+from ._jobs import Job, read_jobs
+from ._output import app_kind, table
+from ._progress import stderr_console
+from ._runner import RunJob, RunResult, journal_path, run_jobs
+
+#: Failed jobs listed by name in the text output; the rest are counted.
+LISTED_FAILURES = 20
+
+
+async def fetch_apps(
+    client: AsyncClient, jobs: Sequence[Job], language: str | None
+) -> dict[str, App]:
+    """
+    The details of every app the jobs use, read once each, before anything is spent.
+
+    Raises:
+        InContext: An app could not be read (unknown, not API-enabled, ...), naming the
+            first line that uses it.
+    """
+    first_line: dict[str, int] = {}
+    for job in jobs:
+        first_line.setdefault(job.app_id, job.line)
+    apps: dict[str, App] = {}
+    for app_id, line in first_line.items():
+        try:
+            apps[app_id] = await client.apps.get(app_id, language=language)
+        except APIError as error:
+            raise InContext(f"app {app_id} (line {line})", error) from error
+    return apps
+
+
+def _label(app: App) -> str:
+    return app.name or app.id
+
+
+def outcome_json(outcome: BatchOutcome, job: Job | None = None) -> dict[str, Any]:
+    """
+    One job's outcome as ``--json`` prints it.
+    """
+    body: dict[str, Any] = {
+        "key": outcome.key,
+        "state": outcome.state.value,
+        "task_id": outcome.task_id,
+        "files": list(outcome.files),
+        "cost": outcome.cost,
+        "from_journal": outcome.from_journal,
+        "error": None if outcome.error is None else describe(outcome.error),
+    }
+    if job is not None:
+        body["line"] = job.line
+        body["app_id"] = job.app_id
+    return body
+
+
+def summary_rows(
+    result: RunResult, groups: Mapping[str, str]
+) -> list[tuple[str, int, int, int, int, int]]:
+    """
+    Per group: jobs, done, failed (or unknown), credits spent in this run, files.
+    """
+    rows: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    for group in groups.values():
+        rows[group][0] += 1
+    for outcome in result.outcomes:
+        row = rows[groups.get(outcome.key, "?")]
+        if outcome.ok:
+            row[1] += 1
+            row[4] += len(outcome.files)
+        else:
+            row[2] += 1
+    for group, _, credits in result.board.rows():
+        rows[group][3] = credits
+    return [(group, *values) for group, values in rows.items()]  # type: ignore[misc]
+
+
+def print_summary(
+    console: Console, result: RunResult, groups: Mapping[str, str], *, kinds: Mapping[str, str]
+) -> None:
+    """
+    The summary table: a row per app and a total.
+    """
+    summary = result.summary
+    grid = table(
+        "app",
+        "kind",
+        ">jobs",
+        ">done",
+        ">failed",
+        ">credits",
+        ">files",
+        title=f"{len(groups)} jobs in {summary.wall_time:.1f} s",
+    )
+    totals = [0, 0, 0, 0, 0]
+    for group, *values in summary_rows(result, groups):
+        grid.add_row(group, kinds.get(group, ""), *(str(v) for v in values))
+        totals = [a + b for a, b in zip(totals, values, strict=True)]
+    grid.add_row("total", "", *(str(v) for v in totals), style="bold", end_section=True)
+    console.print(grid)
+    if summary.skipped:
+        console.print(f"{summary.skipped} jobs had ended in an earlier run (journal)")
+    failures = [outcome for outcome in result.outcomes if not outcome.ok]
+    if failures:
+        console.print()
+        console.print("[bold]Failed jobs[/bold]")
+        for outcome in failures[:LISTED_FAILURES]:
+            error = describe(outcome.error) if outcome.error is not None else outcome.state.value
+            console.print(f"  {outcome.key}  {outcome.state.value}  {error}", markup=False)
+        if len(failures) > LISTED_FAILURES:
+            console.print(f"  ... and {len(failures) - LISTED_FAILURES} more (--json lists all)")
+
+
+def _journal_left(path: Path, jobs: Sequence[Job]) -> set[str]:
+    """
+    The keys of jobs that had ended in the journal at *path* (it is not created).
+    """
+    if not path.exists():
+        return set()
+    store = SQLiteJournal(path)
+    try:
+        records = store.load()
+    finally:
+        store.close()
+    keys = {job.key for job in jobs}
+    return {key for key, record in records.items() if key in keys and record.state.is_final}
+
+
+async def _estimate(
+    ctx: Context, client: AsyncClient, jobs: Sequence[Job], apps: Mapping[str, App], journal: Path
+) -> ExitCode:
+    per_app: dict[str, list[int]] = {app_id: [0, 0] for app_id in apps}
+    ended = _journal_left(journal, jobs)
+    remaining_jobs = remaining_credits = 0
+    for job in jobs:
+        credits = await client.estimate_cost(apps[job.app_id], count=job.count)
+        per_app[job.app_id][0] += 1
+        per_app[job.app_id][1] += credits
+        if job.key not in ended:
+            remaining_jobs += 1
+            remaining_credits += credits
+    total = sum(credits for _, credits in per_app.values())
+    document = {
+        "jobs": len(jobs),
+        "credits": total,
+        "apps": [
+            {"app_id": app_id, "name": apps[app_id].name, "jobs": n, "credits": credits}
+            for app_id, (n, credits) in per_app.items()
+        ],
+        "journal": str(journal),
+        "ended": len(ended),
+        "remaining_jobs": remaining_jobs,
+        "remaining_credits": remaining_credits,
+    }
+
+    def text(console: Console) -> None:
+        grid = table("app", "app id", ">jobs", ">credits", title="Estimate (nothing spent)")
+        for app_id, (n, credits) in per_app.items():
+            grid.add_row(_label(apps[app_id]), app_id, str(n), str(credits))
+        grid.add_row("total", "", str(len(jobs)), str(total), style="bold", end_section=True)
+        console.print(grid)
+        if ended:
+            console.print(
+                f"{len(ended)} jobs had ended in {journal}: {remaining_jobs} jobs and "
+                f"{remaining_credits} credits left to run",
+                markup=False,
+            )
+
+    ctx.out.emit(document, text)
+    return ExitCode.OK
+
+
+async def batch(ctx: Context) -> ExitCode:
+    """
+    ``a1art batch JOBS --concurrency N --journal FILE --out DIR [--budget N] [--estimate]``.
+    """
+    args = ctx.args
+    jobs_file = Path(args.jobs)
+    jobs = read_jobs(jobs_file)
+    journal = journal_path(args.journal, jobs_file)
+    async with ctx.client() as client:
+        apps = await fetch_apps(client, jobs, args.language)
+        if args.estimate:
+            return await _estimate(ctx, client, jobs, apps, journal)
+        groups = {job.key: _label(apps[job.app_id]) for job in jobs}
+        result = await run_jobs(
+            client,
+            [
+                RunJob(job.key, apps[job.app_id], groups[job.key], job.add_arguments())
+                for job in jobs
+            ],
+            title=f"a1art batch {jobs_file.name}",
+            console=stderr_console(ctx.stderr),
+            journal=SQLiteJournal(journal),
+            concurrency=args.concurrency,
+            download_to=args.out,
+            budget=args.budget,
+            resubmit_unknown=args.resubmit_unknown,
+            language=args.language,
+        )
+    by_key = {outcome.key: outcome for outcome in result.outcomes}
+    summary = result.summary
+    document = {
+        "summary": {
+            "jobs": len(jobs),
+            "done": summary.done,
+            "failed": summary.failed,
+            "unknown": summary.unknown,
+            "skipped": summary.skipped,
+            "credits_spent": summary.credits_spent,
+            "wall_time": round(summary.wall_time, 3),
+        },
+        "journal": str(journal),
+        "out": args.out,
+        "jobs": [outcome_json(by_key[job.key], job) for job in jobs if job.key in by_key],
+    }
+    kinds = {_label(app): app_kind(app) for app in apps.values()}
+
+    def text(console: Console) -> None:
+        print_summary(console, result, groups, kinds=kinds)
+        console.print(f"journal: {journal} (run the same command again to resume)", markup=False)
+        if args.out:
+            console.print(f"results: {args.out}", markup=False)
+
+    ctx.out.emit(document, text)
+    failed = any(outcome.state is not JobState.DONE for outcome in result.outcomes)
+    return ExitCode.PARTIAL if failed else ExitCode.OK

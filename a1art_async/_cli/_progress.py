@@ -1,0 +1,378 @@
+"""
+Progress, on stderr: a board of where every job of a batch stands, and a spinner for a
+single task.
+
+On a terminal the board is a live table redrawn a few times a second; anywhere else
+(a pipe, a file, CI logs, ``TERM=dumb``) nothing is animated: a line is printed when
+the work starts and one when each job ends.
+
+The board counts jobs in five phases: *queued* (not submitted yet: waiting for a slot,
+uploading), *submitted* (the API accepted the task; state 0 on the server), *running*
+(state 30), *done* and *failed* (failed, outcome unknown, or over budget).
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import time
+from collections.abc import Iterator
+from typing import TextIO
+
+import anyio
+import attrs
+from rich.console import Console, Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from .._batch import BatchOutcome
+from .._handles import TaskHandle
+from .._journal import JobState
+from .._models import Task, TaskState
+from ._exit import describe
+
+#: How often the live display is redrawn, in seconds.
+REFRESH = 0.1
+#: Lines of recent outcomes under the live table.
+RECENT = 4
+
+
+class Phase(enum.Enum):
+    """
+    Where a job stands, as the board shows it.
+    """
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_STYLES = {
+    Phase.QUEUED: "dim",
+    Phase.SUBMITTED: "cyan",
+    Phase.RUNNING: "yellow",
+    Phase.DONE: "green",
+    Phase.FAILED: "red",
+}
+
+
+@attrs.define
+class _Job:
+    key: str
+    group: str
+    phase: Phase = Phase.QUEUED
+    handle: TaskHandle | None = None
+    cost: int = 0
+    earlier: bool = False
+    paid_before: bool = False
+
+
+def _shown_phase(job: _Job) -> Phase:
+    # A submitted task is "running" once a poll saw state 30; it stays so until the
+    # batch reports the job (after its files are saved).
+    if job.phase is Phase.SUBMITTED and job.handle is not None:
+        state = job.handle.state
+        if state is not None and state is not TaskState.SUBMITTED:
+            return Phase.RUNNING
+    return job.phase
+
+
+def elapsed_text(seconds: float) -> str:
+    """
+    ``m:ss.s`` for the elapsed time.
+    """
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+class Board:
+    """
+    Where every job of a batch stands, by group (app), and the credits spent.
+
+    Args:
+        title: The first line of the live display.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.started = time.monotonic()
+        self.stopped: float | None = None
+        self._jobs: dict[str, _Job] = {}
+        self._groups: dict[str, None] = {}
+        self.recent: collections.deque[Text] = collections.deque(maxlen=RECENT)
+
+    def add(self, key: str, group: str) -> None:
+        """
+        A queued job.
+        """
+        self._jobs[key] = _Job(key, group)
+        self._groups.setdefault(group, None)
+
+    def submitted(
+        self, key: str, *, cost: int, handle: TaskHandle | None, paid_before: bool = False
+    ) -> None:
+        """
+        The job's task was accepted, for *cost* credits; *paid_before* says an earlier
+        run submitted it (and spent them).
+        """
+        job = self._jobs.get(key)
+        if job is not None and job.phase is Phase.QUEUED:
+            job.phase = Phase.SUBMITTED
+            job.handle = handle
+            job.paid_before = paid_before
+            job.cost = 0 if paid_before else cost
+
+    def spent(self, key: str, cost: int) -> None:
+        """
+        Credits a job may have spent without a task to show for it (outcome unknown).
+        """
+        job = self._jobs.get(key)
+        if job is not None:
+            job.cost = cost
+
+    def finish(self, outcome: BatchOutcome) -> None:
+        """
+        The batch reported the job.
+        """
+        job = self._jobs.get(outcome.key)
+        if job is None:
+            return
+        job.phase = Phase.DONE if outcome.state is JobState.DONE else Phase.FAILED
+        job.handle = None
+        job.earlier = outcome.from_journal
+        if not outcome.from_journal and not job.paid_before:
+            # A job refused before it had a task (a bad argument, the budget) cost nothing.
+            charged = outcome.state is not JobState.FAILED or outcome.task_id is not None
+            job.cost = outcome.cost if charged else 0
+        self.recent.append(outcome_text(outcome, job.group))
+
+    def stop(self) -> None:
+        """
+        Freeze the elapsed time.
+        """
+        if self.stopped is None:
+            self.stopped = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        """
+        Seconds since the board was made (until :meth:`stop`).
+        """
+        return (self.stopped or time.monotonic()) - self.started
+
+    @property
+    def total(self) -> int:
+        """
+        How many jobs there are.
+        """
+        return len(self._jobs)
+
+    @property
+    def finished(self) -> int:
+        """
+        How many jobs are done or failed.
+        """
+        return sum(1 for job in self._jobs.values() if job.phase in (Phase.DONE, Phase.FAILED))
+
+    @property
+    def earlier(self) -> int:
+        """
+        How many jobs had ended in an earlier run.
+        """
+        return sum(1 for job in self._jobs.values() if job.earlier)
+
+    @property
+    def credits(self) -> int:
+        """
+        Credits spent in this run.
+        """
+        return sum(job.cost for job in self._jobs.values() if not job.earlier)
+
+    def rows(self) -> Iterator[tuple[str, dict[Phase, int], int]]:
+        """
+        Per group: how many jobs are in each phase, and the credits spent.
+        """
+        for group in self._groups:
+            counts = dict.fromkeys(Phase, 0)
+            credits = 0
+            for job in self._jobs.values():
+                if job.group == group:
+                    counts[_shown_phase(job)] += 1
+                    credits += 0 if job.earlier else job.cost
+            yield group, counts, credits
+
+    def counts(self) -> dict[Phase, int]:
+        """
+        How many jobs are in each phase, over all groups.
+        """
+        totals = dict.fromkeys(Phase, 0)
+        for _, counts, _ in self.rows():
+            for phase, count in counts.items():
+                totals[phase] += count
+        return totals
+
+    def render(self) -> RenderableType:
+        """
+        The live display: a table by group, a progress bar, and the latest outcomes.
+        """
+        grid = Table(title=self.title, title_justify="left", title_style="bold")
+        grid.add_column("app")
+        for phase in Phase:
+            grid.add_column(phase.value, justify="right", header_style=_STYLES[phase])
+        grid.add_column("credits", justify="right")
+        totals = dict.fromkeys(Phase, 0)
+        for group, counts, credits in self.rows():
+            grid.add_row(group, *_cells(counts), str(credits))
+            for phase, count in counts.items():
+                totals[phase] += count
+        grid.add_row("total", *_cells(totals), str(self.credits), style="bold", end_section=True)
+        footer = Table.grid(padding=(0, 2))
+        footer.add_row(
+            ProgressBar(total=max(1, self.total), completed=self.finished, width=40),
+            Text(f"{self.finished}/{self.total} ended"),
+            Text(f"{self.credits} credits"),
+            Text(f"elapsed {elapsed_text(self.elapsed)}"),
+        )
+        parts: list[RenderableType] = [grid, footer]
+        if self.earlier:
+            parts.append(Text(f"{self.earlier} jobs had ended in an earlier run", style="dim"))
+        parts.extend(self.recent)
+        return Group(*parts)
+
+
+def _cells(counts: dict[Phase, int]) -> list[Text]:
+    return [
+        Text(str(counts[phase]), style=_STYLES[phase] if counts[phase] else "dim")
+        for phase in Phase
+    ]
+
+
+def outcome_text(outcome: BatchOutcome, group: str) -> Text:
+    """
+    One line for a finished job: its state, key, app, and files or error.
+    """
+    ok = outcome.state is JobState.DONE
+    mark = "done" if ok else outcome.state.value
+    line = Text()
+    line.append(f"{mark:<7}", style="green" if ok else "red")
+    line.append(f" {outcome.key}  ", style="bold")
+    line.append(f"{group}  ", style="dim")
+    if ok:
+        files = outcome.files
+        shown = files[0] if files else "(no files)"
+        line.append(shown + (f" (+{len(files) - 1})" if len(files) > 1 else ""))
+    elif outcome.error is not None:
+        line.append(describe(outcome.error))
+    if outcome.from_journal:
+        line.append("  (earlier run)", style="dim")
+    return line
+
+
+def stderr_console(stream: TextIO) -> Console:
+    """
+    The console progress is drawn on.
+    """
+    return Console(file=stream, stderr=True, highlight=False, soft_wrap=True)
+
+
+def animated(console: Console) -> bool:
+    """
+    Whether progress may be animated: only on a real, capable terminal.
+    """
+    return console.is_terminal and not console.is_dumb_terminal
+
+
+class BoardDisplay:
+    """
+    Shows a :class:`Board` on stderr: live on a terminal, else one line per outcome.
+    """
+
+    def __init__(self, board: Board, console: Console) -> None:
+        self.board = board
+        self.console = console
+        self.live = animated(console)
+        self._live: object | None = None
+
+    def __enter__(self) -> BoardDisplay:
+        if self.live:
+            from rich.live import Live
+
+            live = Live(
+                self.board.render(),
+                console=self.console,
+                auto_refresh=False,
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            live.start()
+            self._live = live
+        else:
+            self.console.print(f"{self.board.title}: {self.board.total} jobs", markup=False)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.board.stop()
+        self.refresh()
+        if self._live is not None:
+            self._live.stop()  # type: ignore[attr-defined]
+            self._live = None
+
+    def refresh(self) -> None:
+        """
+        Redraw the live display (nothing when not animated).
+        """
+        if self._live is not None:
+            self._live.update(self.board.render(), refresh=True)  # type: ignore[attr-defined]
+
+    def outcome(self, outcome: BatchOutcome) -> None:
+        """
+        A job ended: a line when not animated (the live table shows it otherwise).
+        """
+        if self.live:
+            return
+        width = len(str(self.board.total))
+        line = Text(f"[{self.board.finished:>{width}}/{self.board.total}] ")
+        line.append_text(self.board.recent[-1])
+        self.console.print(line)
+
+
+async def wait_with_status(
+    handle: TaskHandle,
+    console: Console,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - a task deadline, not a cancel scope
+) -> Task:
+    """
+    Wait for one task, with a spinner showing its state and the elapsed time on a
+    terminal, or one line saying what it waits for elsewhere.
+
+    Raises:
+        TaskFailedError, TaskTimeoutError, APIError: As ``handle.result()`` does.
+    """
+    started = time.monotonic()
+    if not animated(console):
+        console.print(f"waiting for task {handle.task_id}", markup=False)
+        return await handle.result(timeout=timeout)
+
+    def status_text() -> str:
+        state = handle.state
+        name = "submitted" if state is None else state.name.lower()
+        return f"task {handle.task_id}: {name} · {elapsed_text(time.monotonic() - started)}"
+
+    async def spin() -> None:
+        while True:
+            await anyio.sleep(REFRESH)
+            status.update(status_text())
+
+    with console.status(status_text()) as status:
+        async with anyio.create_task_group() as group:
+            group.start_soon(spin)
+            try:
+                task = await handle.result(timeout=timeout)
+            finally:
+                group.cancel_scope.cancel()
+    return task
