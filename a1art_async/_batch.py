@@ -38,13 +38,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._download import download, safe_stem
 from ._exceptions import (
     A1ArtError,
-    APIError,
     DownloadError,
     GenerationOutcomeUnknown,
     ResultExpiredError,
     TaskFailedError,
-    TaskTimeoutError,
-    TransportError,
     ValidationError,
 )
 from ._generation import GenerateArgs, GenerateOptions, submit_checked, upload_all
@@ -365,7 +362,7 @@ class Batch:
                 else await client.app_cache.get(client, job.app, self._language)
             )
             checked = job.args.plan(app)
-        except (APIError, ValidationError, TransportError) as error:
+        except A1ArtError as error:  # nothing was sent that could spend credits
             await self._record(job.key, JobState.FAILED, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
             return
@@ -387,8 +384,10 @@ class Batch:
             await self._record(job.key, JobState.UNKNOWN, cost=cost, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.UNKNOWN, error=error, cost=cost))
             return
-        except (APIError, ValidationError, TransportError) as error:
-            # A definitive rejection or a request that never left: nothing was charged.
+        except A1ArtError as error:
+            # A failed upload, a definitive rejection, a redirect, or a request that never
+            # left: nothing was charged (a charge that may have happened is the
+            # GenerationOutcomeUnknown above).
             self._committed -= cost
             await self._record(job.key, JobState.FAILED, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
@@ -409,8 +408,9 @@ class Batch:
                 BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
             )
             return
-        except (TaskTimeoutError, APIError, TransportError) as error:
-            # Still submitted: a later run polls it again.
+        except A1ArtError as error:
+            # Timed out, or a poll ended with an error: still submitted, a later run
+            # polls it again.
             self._emit(
                 BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
             )

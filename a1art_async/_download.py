@@ -129,8 +129,12 @@ async def _download_once(
             if status != 200:
                 raise DownloadError(url, f"HTTP {status}", status=status)
             declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+            announced = int(declared) if declared and declared.isdigit() else None
+            if announced is not None and announced > max_bytes:
                 raise DownloadError(url, f"the file is {declared} bytes, over {max_bytes}")
+            # Never keep more than was announced: a body that runs past its
+            # Content-Length is not the file the server described.
+            limit = max_bytes if announced is None else announced
             target = folder / (stem + extension_for(response.headers.get("content-type"), url))
             fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".part")
             temp = anyio.Path(temp_name)
@@ -140,7 +144,10 @@ async def _download_once(
                     async def write(chunk: bytes) -> None:
                         await out.write(chunk)
 
-                    if not await read_capped(response, max_bytes, write):
+                    if not await read_capped(response, limit, write):
+                        if announced is not None:
+                            reason = f"the body runs past the {announced} bytes announced"
+                            raise DownloadError(url, reason)
                         raise DownloadError(url, f"the file is larger than {max_bytes} bytes")
                 await temp.replace(target)
             except BaseException:

@@ -144,15 +144,24 @@ async def upload_all(client: AsyncClient, checked: Plan) -> list[Upload]:
     Upload every planned image that is not an upload yet, concurrently, in order.
     """
     uploads: list[Upload | None] = [None] * len(checked.images)
+    failures: list[Exception] = []
 
     async def one(index: int, source: ImageArg) -> None:
-        uploads[index] = (
-            source if isinstance(source, Upload) else await client.images.upload(source)
-        )
+        try:
+            uploads[index] = (
+                source if isinstance(source, Upload) else await client.images.upload(source)
+            )
+        except Exception as error:
+            # The first failure ends the others and is raised as itself, not wrapped in
+            # the task group's ExceptionGroup, so callers can catch the SDK's errors.
+            failures.append(error)
+            group.cancel_scope.cancel()
 
     async with anyio.create_task_group() as group:
         for index, (_, source) in enumerate(checked.images):
             group.start_soon(one, index, source)
+    if failures:
+        raise failures[0]
     return [upload for upload in uploads if upload is not None]
 
 

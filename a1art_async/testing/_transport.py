@@ -36,14 +36,20 @@ class OversizedStream(httpx.AsyncByteStream):
 
     def __init__(self, head: bytes) -> None:
         self._head = head
+        self._closed = [False]
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return _OversizedChunks(self._head)
+        return _OversizedChunks(self._head, self._closed)
+
+    async def aclose(self) -> None:
+        # Like a socket: once the client closes the response, no more bytes arrive.
+        self._closed[0] = True
 
 
 class _OversizedChunks:
-    def __init__(self, head: bytes) -> None:
+    def __init__(self, head: bytes, closed: list[bool]) -> None:
         self._head: bytes | None = head
+        self._closed = closed
         self._sent = 0
 
     def __aiter__(self) -> _OversizedChunks:
@@ -52,6 +58,8 @@ class _OversizedChunks:
     async def __anext__(self) -> bytes:
         # A checkpoint per chunk lets a client that gives up cancel the download.
         await anyio.lowlevel.checkpoint()
+        if self._closed[0]:
+            raise StopAsyncIteration
         if self._head is not None:
             chunk, self._head = self._head, None
         elif self._sent < OVERSIZED_BYTES:
