@@ -5,6 +5,10 @@ The API key stays secret: not in reprs, errors or logs, and sent only to the API
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +86,31 @@ def test_plain_http_is_refused_off_loopback() -> None:
         a1.AsyncClient(api_key=API_KEY, base_url="http://a1.art")
     client = a1.AsyncClient(api_key=API_KEY, base_url="http://127.0.0.1:9")
     assert "http://127.0.0.1:9" == client.origin
+
+
+def test_a1art_log_env_prints_requests_without_the_key(tmp_path: Path) -> None:
+    """
+    A1ART_LOG=debug makes a fresh process log each request line to stderr, key-free.
+    """
+    script = tmp_path / "one_call.py"
+    script.write_text(
+        "import anyio\n"
+        "from a1art_async import AsyncClient\n"
+        "from a1art_async.testing import Emulator, apps\n"
+        "async def main():\n"
+        f"    emulator = Emulator(api_key={API_KEY!r})\n"
+        f"    async with AsyncClient(api_key={API_KEY!r}, transport=emulator.transport()) as c:\n"
+        "        await c.apps.get(apps.FORM)\n"
+        "anyio.run(main)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "A1ART_LOG": "debug"},
+    )
+    assert 0 == done.returncode, done.stderr
+    assert f"GET https://a1.art/open-api/v1/a1/apps/{apps.FORM} -> 200" in done.stderr
+    assert API_KEY not in done.stderr + done.stdout
