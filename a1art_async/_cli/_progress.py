@@ -363,16 +363,23 @@ async def wait_with_status(
         name = "submitted" if state is None else state.name.lower()
         return f"task {handle.task_id}: {name} · {elapsed_text(time.monotonic() - started)}"
 
-    async def spin() -> None:
-        while True:
-            await anyio.sleep(REFRESH)
-            status.update(status_text())
+    result: Task | Exception | None = None
+
+    async def wait() -> None:
+        nonlocal result
+        try:
+            result = await handle.result(timeout=timeout)
+        except Exception as error:  # raised below, outside the task group
+            result = error
+        group.cancel_scope.cancel()
 
     with console.status(status_text()) as status:
         async with anyio.create_task_group() as group:
-            group.start_soon(spin)
-            try:
-                task = await handle.result(timeout=timeout)
-            finally:
-                group.cancel_scope.cancel()
-    return task
+            group.start_soon(wait)
+            while True:
+                await anyio.sleep(REFRESH)
+                status.update(status_text())
+    if isinstance(result, Exception):
+        raise result
+    assert result is not None
+    return result
