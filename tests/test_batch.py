@@ -157,7 +157,7 @@ async def test_a_500_job_batch_under_faults_pays_once_per_job(
 ) -> None:
     """
     Under rate limits, dropped connections, server errors and failing tasks, 500 jobs
-    each end exactly once and no job creates more than one task.
+    across five kinds of app each end exactly once and no job creates more than one task.
     """
     faults = emulator.faults
     faults.rate_limit = 50.0
@@ -169,10 +169,31 @@ async def test_a_500_job_batch_under_faults_pays_once_per_job(
     client.retry = a1.RetryPolicy(max_retries=8, initial=0.2, cap=5.0)
     async with client, client.batch(concurrency=16) as batch:
         for n in range(500):
-            if n % 4 == 3:
-                batch.add(apps.NODE, key=f"node-{n}", image=png_bytes(), prompt="robot")
-            else:
+            kind = n % 5
+            if kind == 0:
                 _text_job(batch, n)
+            elif kind == 1:
+                batch.add(apps.NODE, key=f"node-{n}", image=png_bytes(), prompt="robot")
+            elif kind == 2:
+                batch.add(apps.VIDEO, key=f"video-{n}", image=png_bytes(), prompt="waves")
+            elif kind == 3:
+                batch.add(
+                    apps.GROUP_PHOTO,
+                    key=f"group-{n}",
+                    images=[png_bytes(), png_bytes()],
+                    style="Polaroid",
+                    aspect="4:3",
+                )
+            else:
+                batch.add(
+                    apps.FORM,
+                    key=f"pet-{n}",
+                    image=png_bytes(),
+                    prompt="cat",
+                    style="High Quality Anmie",
+                    aspect="1:1",
+                    count=2,
+                )
         outcomes = [outcome async for outcome in batch]
         summary = batch.summary
     assert 500 == len(outcomes) == len({o.key for o in outcomes})
