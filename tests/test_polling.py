@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -476,7 +475,6 @@ async def test_ten_thousand_tasks_take_the_predicted_number_of_polls() -> None:
     rng = random.Random(11)
     expected: Counter[str] = Counter()
     seen: Counter[str] = Counter()
-    started = time.perf_counter()
 
     async def body(scheduler: Scheduler, client: a1.AsyncClient) -> None:
         handles = []
@@ -497,4 +495,3 @@ async def test_ten_thousand_tasks_take_the_predicted_number_of_polls() -> None:
     assert {1} == set(seen.values())
     assert expected == Counter(task_id for _, task_id in server.polls)
     assert sum(expected.values()) == scheduler.polls
-    assert time.perf_counter() - started < 30
