@@ -183,6 +183,8 @@ def _descriptions(
         return found
 
     if prompt is not None:
+        if not isinstance(prompt, str):
+            raise ValidationError("prompt", f"must be a string, got {type(prompt).__name__}")
         if not prompt.strip():
             raise ValidationError("prompt", "the prompt is empty")
         values[slots[0][0]] = prompt
@@ -216,6 +218,8 @@ def _style(app: App, style: str | None) -> str | None:
     names = [s.name for s in app.styles]
     if style is None:
         raise ValidationError("style", f"choose a style: {_names(names)}")
+    if not isinstance(style, str):
+        raise ValidationError("style", f"must be a style's name or id, got {style!r}")
     for candidate in app.styles:
         if style in (candidate.id, candidate.name):
             return candidate.id
@@ -232,6 +236,8 @@ def _size(app: App, aspect: str | Size | None) -> Size | None:
         return None
     if aspect is None:
         raise ValidationError("aspect", f"choose an aspect: {_names([s.aspect for s in Size])}")
+    if not isinstance(aspect, Size | str):
+        raise ValidationError("aspect", f"must be like '16:9' or a Size, got {aspect!r}")
     return aspect if isinstance(aspect, Size) else Size.from_aspect(aspect)
 
 

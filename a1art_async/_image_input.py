@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import zlib
 from typing import BinaryIO, TypeAlias
 
 import anyio
@@ -36,6 +37,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 _CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 _EXTENSIONS = {"png": "png", "jpeg": "jpg"}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Two letters at least, so that a Windows drive ("C:") stays a path.
+_OPAQUE_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 
 def sniff(data: bytes) -> str | None:
@@ -91,6 +94,13 @@ def check_image(data: bytes, name: str = "image", *, field: str = "image") -> Lo
         raise ValidationError(field, "not an image: only PNG and JPEG files can be uploaded")
     if kind not in _CONTENT_TYPES:
         raise ValidationError(field, f"{kind.upper()} is not supported: only PNG and JPEG")
+    if kind == "png":
+        if len(data) < 33 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+            raise ValidationError(field, "unreadable PNG header")
+        if int.from_bytes(data[29:33], "big") != zlib.crc32(data[12:29]):
+            # The size sits in IHDR, guarded by its CRC: a mismatch means the header
+            # was damaged or altered, and the server refuses it (400004).
+            raise ValidationError(field, "corrupt PNG header: its CRC does not match")
     try:
         width, height = imagesize.get(io.BytesIO(data))
     except (ValueError, OSError, IndexError) as error:  # a truncated or corrupt header
@@ -131,6 +141,12 @@ async def read_image(source: ImageSource, *, field: str = "image") -> LocalImage
             if not await path.is_file():
                 raise ValidationError(field, f"not a file: {os.fspath(source)!r}")
         except FileNotFoundError:
+            if isinstance(source, str) and (opaque := _OPAQUE_SCHEME.match(source)):
+                # "data:...", "javascript:...": a URL without "//", not a missing file.
+                name = opaque.group(1).lower()
+                raise ValidationError(
+                    field, f"unsupported URL scheme {name!r}: use http(s)"
+                ) from None
             raise ValidationError(field, f"no such file: {os.fspath(source)!r}") from None
         if size > MAX_UPLOAD_BYTES:
             raise ValidationError(

@@ -76,6 +76,8 @@ class Size(enum.Enum):
         Raises:
             ValidationError: If no documented size matches.
         """
+        if not isinstance(aspect, str):
+            raise ValidationError("size", f"expected an aspect such as '16:9', got {aspect!r}")
         wanted = aspect.strip().replace(" ", "")
         for size in cls:
             if wanted in (size.aspect, size.value):
@@ -142,6 +144,8 @@ class Language(enum.StrEnum):
         """
         if isinstance(value, Language):
             return value
+        if not isinstance(value, str):
+            raise ValidationError("language", f"expected a language code, got {value!r}")
         for language in cls:
             if value.replace("-", "_").lower() == language.value.lower():
                 return language

@@ -16,7 +16,7 @@ import cattrs
 
 from ._config import MAX_ENHANCE_SIDE, Region
 from ._converter import structure, structure_task, unstructure
-from ._exceptions import UnexpectedResponseError, ValidationError
+from ._exceptions import GenerationOutcomeUnknown, UnexpectedResponseError, ValidationError
 from ._handles import Outcome, TaskHandle, TaskKind
 from ._image_input import ImageSource, LocalImage, read_image
 from ._models import App, EnhanceRequest, GenerateRequest, Language, Task, Upload
@@ -44,9 +44,11 @@ def _read(what: str, read: Any, *args: Any) -> Any:
     try:
         return read(*args)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise UnexpectedResponseError(
-            f"the {what} in the response does not have the documented shape", status=200
-        ) from error
+        reason = f"the {what} in the response does not have the documented shape"
+        if isinstance(error, cattrs.BaseValidationError):
+            # Which fields, e.g. "invalid value for type, expected TaskState @ $.state".
+            reason += ": " + "; ".join(cattrs.transform_error(error)[:3])
+        raise UnexpectedResponseError(reason, status=200) from error
 
 
 def _field(data: Any, name: str, what: str) -> Any:
@@ -136,7 +138,7 @@ class Images(_Resource):
             json_body=unstructure(request),
             spend=request,
         )
-        return _task_id(data)
+        return _task_id(data, request)
 
     async def enhance(self, image: Upload | ImageSource) -> str:
         """
@@ -167,7 +169,7 @@ class Images(_Resource):
             json_body=unstructure(request),
             spend=request,
         )
-        return _task_id(data)
+        return _task_id(data, request)
 
     async def submit(self, request: GenerateRequest, *, app: App | None = None) -> TaskHandle:
         """
@@ -218,10 +220,14 @@ def _check_enhance_size(width: int | None, height: int | None) -> None:
         )
 
 
-def _task_id(data: Any) -> str:
-    task_id = _field(data, "taskId", "taskId")
-    if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id):
-        raise UnexpectedResponseError("the taskId in the response is not a string", status=200)
+def _task_id(data: Any, request: GenerateRequest | EnhanceRequest) -> str:
+    try:
+        task_id = _field(data, "taskId", "taskId")
+        if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id):
+            raise UnexpectedResponseError("the taskId in the response is not a string", status=200)
+    except UnexpectedResponseError as error:
+        # The server answered "success": credits were spent on a task we cannot name.
+        raise GenerationOutcomeUnknown(request, error) from error
     return str(task_id)
 
 
