@@ -214,7 +214,12 @@ def polls_until(policy: PollPolicy, duration: float, process_time: float | None 
 class Sink(Protocol):
     """
     Where a waiter's outcome goes; ``deliver`` is called once per subscription.
+
+    ``priority`` is the level at which the limiter sends polls on this waiter's behalf.
     """
+
+    @property
+    def priority(self) -> Priority: ...
 
     def deliver(self, outcome: Outcome) -> None: ...
 
@@ -508,7 +513,7 @@ class Scheduler:
         self.polls += 1
         try:
             # The limiter sends it at its most urgent waiter's priority.
-            with polling(getattr(sub.sink, "priority", Priority.BULK) for sub in entry.subs):
+            with polling(sub.sink.priority for sub in entry.subs):
                 task = await self._fetch(entry.task_id, entry.region)
         except Exception as error:  # delivered to the waiters; never kills the loop
             self._answered(entry, sent, None, error)

@@ -1,0 +1,4 @@
+"""
+Benchmarks, run by ``nox -s bench`` (``python -m benchmarks``); results go to
+``benchmarks/results/``.
+"""

@@ -1,0 +1,788 @@
+"""
+Polling benchmarks against the in-process emulator, on virtual time (trio's
+``MockClock(autojump_threshold=0)``, the emulator on the same clock).
+
+B1, poll efficiency: 1,000 tasks of the emulator's FORM app (processTime 22 s, durations
+lognormal around it), submitted through the SDK, then waited for by five strategies, each
+on a fresh emulator with the same seed so that every strategy sees the same durations:
+the scheduler (``as_completed`` with the default :class:`PollPolicy`), a fixed 5 s
+poller (the docs' advice), a fixed 3 s poller (public scripts), Google's LRO policy (5 s,
+x1.5, capped at 45 s) and an oracle that polls once at the exact completion time; the
+last four as one coroutine per task calling ``client.tasks.get``.  Reported: polls per
+task and detection lag (from the emulator's completion time to the result reaching the
+caller).
+
+B2, scale: 10,000 and 100,000 tasks submitted in one instant, waited for by the scheduler
+(``as_completed``) and by one coroutine per task that sleeps 5 s and polls with a bare
+``httpx.AsyncClient``, as scripts do today.  Both go through :class:`PooledTransport`, a
+model of httpx's connection pool (64 connections, 30 s pool timeout) in front of the
+emulator, whose task queries take ``--latency`` seconds.  Reported: peak traced memory per
+task (tracemalloc, from before the waits are set up until every task is waiting), CPU
+seconds per poll while polling, and pool timeouts.  The CPU baselines, three interleaved
+runs each (the median counts): a bare ``httpx.AsyncClient.get()`` + ``.json()`` and the
+SDK's ``client.tasks.get()``, 32 at a time on the same kind of transport.
+
+``--sweep`` replays the emulator's durations through a grid of ``PollPolicy`` candidates
+(pure simulation with the scheduler's own schedule functions) and an exact search for
+the best fixed schedule: that is how the policy's defaults were chosen.
+
+Usage::
+
+    python -m benchmarks.polling                 # full run (several minutes)
+    python -m benchmarks.polling --quick --json benchmarks/results/polling-quick.json
+    python -m benchmarks.polling --sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import gc
+import itertools
+import json
+import math
+import platform
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+import httpx
+from trio.testing import MockClock
+
+import a1art_async as a1
+from a1art_async._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from a1art_async._converter import unstructure
+from a1art_async._polling import first_delay, next_delay
+from a1art_async.testing import Emulator, Faults, VirtualTimeEventLoop, apps, png_bytes
+
+T = TypeVar("T")
+
+KEY = "bench-key"
+API = "/open-api/v1/a1"
+RESULTS = Path(__file__).parent / "results"
+PROCESS_TIME = 22.0  # the FORM app's processTime, as the emulator's catalog sets it
+
+B1_STRATEGIES = ("scheduler", "fixed_5s", "fixed_3s", "google_lro", "oracle")
+
+
+# Virtual time ---------------------------------------------------------------------------
+
+
+def run_virtual(backend: str, fn: Callable[[], Awaitable[T]]) -> T:
+    """
+    Run *fn* on a fresh virtual clock: trio's MockClock, or our asyncio loop.
+    """
+    if backend == "trio":
+        options: dict[str, Any] = {"clock": MockClock(autojump_threshold=0)}
+    else:
+        options = {"loop_factory": VirtualTimeEventLoop}
+    return anyio.run(fn, backend=backend, backend_options=options)
+
+
+# Statistics -----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """
+    The *q*-th percentile by linear interpolation between closest ranks.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@attrs.frozen
+class B1Row:
+    strategy: str
+    tasks: int
+    polls_per_task: float
+    lag_p50_s: float
+    lag_p95_s: float
+    lag_max_s: float
+
+
+@attrs.frozen
+class B2Row:
+    approach: str
+    tasks: int
+    bytes_per_task: float
+    cpu_per_poll_s: float
+    pool_timeouts: int
+    polls: int
+    virtual_s: float
+    wall_s: float
+
+
+def b1_row(strategy: str, polls: int, lags: Sequence[float]) -> B1Row:
+    return B1Row(
+        strategy=strategy,
+        tasks=len(lags),
+        polls_per_task=polls / len(lags),
+        lag_p50_s=percentile(lags, 50),
+        lag_p95_s=percentile(lags, 95),
+        lag_max_s=max(lags),
+    )
+
+
+# Submitting -----------------------------------------------------------------------------
+
+
+async def form_request(client: a1.AsyncClient) -> tuple[a1.GenerateRequest, a1.App]:
+    """
+    A valid request for the FORM app, and the app (for its processTime).
+    """
+    app = await client.apps.get(apps.FORM)
+    upload = await client.images.upload(png_bytes())
+    description = app.forms_of(a1.FormType.DESCRIPTION)[0]
+    request = a1.GenerateRequest(
+        app_id=app.id,
+        version_id=app.version_id,
+        cnet=[a1.CnetPart.from_upload(app.forms_of(a1.FormType.CNET)[0].id, upload)],
+        description=[a1.DescriptionPart(description.inputs[0].id, "black devon rex cat")],
+        style_id=app.styles[0].id,
+        size="1:1",
+    )
+    return request, app
+
+
+def emulator(seed: int, **faults: Any) -> Emulator:
+    return Emulator(api_key=KEY, balance=10**9, seed=seed, faults=Faults(**faults))
+
+
+async def submit(client: a1.AsyncClient, n: int) -> tuple[list[a1.TaskHandle], a1.App]:
+    request, app = await form_request(client)
+    return [await client.images.submit(request, app=app) for _ in range(n)], app
+
+
+def task_polls(emu: Emulator) -> int:
+    return sum(1 for entry in emu.journal if entry.endpoint == "tasks")
+
+
+# B1 -------------------------------------------------------------------------------------
+
+
+async def b1_scheduler(n: int, seed: int, policy: a1.PollPolicy) -> B1Row:
+    emu = emulator(seed)
+    lags: list[float] = []
+    async with a1.AsyncClient(api_key=KEY, transport=emu.transport(), poll_policy=policy) as c:
+        c._random.seed(seed)  # the scheduler's jitter, seeded: a run can be repeated
+        handles, _ = await submit(c, n)
+        async with c.tasks.as_completed(handles) as results:
+            async for outcome in results:
+                outcome.unwrap()
+                lags.append(anyio.current_time() - emu.complete_at(outcome.task_id))
+    return b1_row("scheduler", task_polls(emu), lags)
+
+
+def fixed(seconds: float) -> Callable[[float], Iterator[float]]:
+    def offsets(_: float) -> Iterator[float]:
+        return (seconds * k for k in itertools.count(1))
+
+    return offsets
+
+
+def google_lro(_: float) -> Iterator[float]:
+    # google.api_core's LRO polling as the issue states it: 5 s, x1.5, capped at 45 s.
+    age, gap = 5.0, 5.0
+    while True:
+        yield age
+        gap = min(gap * 1.5, 45.0)
+        age += gap
+
+
+def oracle(duration: float) -> Iterator[float]:
+    yield duration
+    yield from (duration + 0.001 * k for k in itertools.count(1))
+
+
+async def b1_per_task(
+    strategy: str, n: int, seed: int, offsets: Callable[[float], Iterator[float]]
+) -> B1Row:
+    """
+    One coroutine per task polls at *offsets* after submission (the oracle gets the true
+    duration to aim at).
+    """
+    emu = emulator(seed)
+    lags: list[float] = []
+    async with a1.AsyncClient(api_key=KEY, transport=emu.transport()) as client:
+        handles, _ = await submit(client, n)
+
+        async def wait(handle: a1.TaskHandle) -> None:
+            task_id = handle.task_id
+            submitted = handle.submitted_clock(anyio.current_time())
+            for offset in offsets(emu.complete_at(task_id) - submitted):
+                await anyio.sleep_until(submitted + offset)
+                if (await client.tasks.get(task_id)).is_final:
+                    lags.append(anyio.current_time() - emu.complete_at(task_id))
+                    return
+
+        async with anyio.create_task_group() as tg:
+            for handle in handles:
+                tg.start_soon(wait, handle)
+    return b1_row(strategy, task_polls(emu), lags)
+
+
+def run_b1(n: int, seed: int, backend: str, policy: a1.PollPolicy) -> list[B1Row]:
+    rows = [run_virtual(backend, lambda: b1_scheduler(n, seed, policy))]
+    per_task: dict[str, Callable[[float], Iterator[float]]] = {
+        "fixed_5s": fixed(5.0),
+        "fixed_3s": fixed(3.0),
+        "google_lro": google_lro,
+        "oracle": oracle,
+    }
+    for strategy, offsets in per_task.items():
+        rows.append(
+            run_virtual(backend, lambda s=strategy, o=offsets: b1_per_task(s, n, seed, o))  # type: ignore[misc]
+        )
+    return rows
+
+
+# B2 -------------------------------------------------------------------------------------
+
+
+class PooledTransport(httpx.AsyncBaseTransport):
+    """
+    httpx's connection pool, modelled in front of an in-process transport.
+
+    A request holds one of ``max_connections`` slots from sending until its body is
+    read, and raises ``httpx.PoolTimeout`` if no slot frees within the request's pool
+    timeout: what ``httpcore``'s pool does, which the emulator's transport (like every
+    custom httpx transport) bypasses.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, max_connections: int) -> None:
+        self._inner = inner
+        self._max = max_connections
+        self._slots: anyio.Semaphore | None = None
+        self.requests = 0
+        self.pool_timeouts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self._max)
+        pool_timeout = request.extensions.get("timeout", {}).get("pool")
+        try:
+            with anyio.fail_after(pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            self.pool_timeouts += 1
+            raise httpx.PoolTimeout("no connection free in the pool") from None
+        try:
+            response = await self._inner.handle_async_request(request)
+            body = await response.aread()
+            await response.aclose()
+        finally:
+            self._slots.release()
+        self.requests += 1
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+
+@contextlib.contextmanager
+def traced() -> Iterator[Callable[[], int]]:
+    """
+    Trace allocations from here; the callable returns the peak so far, in bytes.
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        yield lambda: tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@attrs.define
+class Meter:
+    """
+    What one B2 run measured.
+    """
+
+    peak_bytes: int = 0
+    cpu_s: float = 0.0
+    polls: int = 0
+
+
+async def reset_journal_every(emu: Emulator, seconds: float) -> None:
+    # A journal of every poll of 100,000 tasks would outweigh what is measured.
+    while True:
+        await anyio.sleep(seconds)
+        emu.reset_journal()
+
+
+async def submit_at_once(emu: Emulator, n: int) -> tuple[list[str], a1.App]:
+    """
+    Submit *n* FORM tasks in one virtual instant, straight to the emulator (a client's
+    pacing would spread them out, and the first ones would finish before the last start).
+    """
+    async with a1.AsyncClient(api_key=KEY, transport=emu.transport()) as client:
+        request, app = await form_request(client)
+    body = unstructure(request)
+    ids = []
+    async with httpx.AsyncClient(transport=emu.transport(), base_url=emu.api_origin) as http:
+        for _ in range(n):
+            response = await http.post(f"{API}/images/generate", json=body, headers={"apiKey": KEY})
+            ids.append(response.json()["data"]["taskId"])
+    emu.reset_journal()
+    return ids, app
+
+
+async def b2_scheduler(n: int, seed: int, latency: float, meter: Meter) -> PooledTransport:
+    emu = emulator(seed, latency=latency, endpoints=frozenset({"tasks"}))
+    pool = PooledTransport(emu.transport(), DEFAULT_LIMITS.max_connections or 64)
+    ids, app = await submit_at_once(emu, n)
+    async with (
+        a1.AsyncClient(api_key=KEY, transport=pool) as client,
+        anyio.create_task_group() as tg,
+    ):
+        client._random.seed(seed)  # the scheduler's jitter, seeded: a run can be repeated
+        tg.start_soon(reset_journal_every, emu, 60.0)
+        with traced() as peak:
+            handles = [client.tasks.track(task_id, app=app) for task_id in ids]
+            async with client.tasks.as_completed(handles) as results:
+                await anyio.sleep(1)  # every task waits; the first polls are 5 s away
+                meter.peak_bytes = peak()
+                tracemalloc.stop()
+                del handles
+                cpu = time.process_time()
+                async for outcome in results:
+                    outcome.unwrap()
+        meter.cpu_s = time.process_time() - cpu
+        meter.polls = client._scheduler.polls
+        tg.cancel_scope.cancel()
+    return pool
+
+
+async def b2_coroutines(n: int, seed: int, latency: float, meter: Meter) -> PooledTransport:
+    """
+    What scripts do today: one coroutine per task, ``sleep(5)`` then GET, until done.
+    """
+    emu = emulator(seed, latency=latency, endpoints=frozenset({"tasks"}))
+    pool = PooledTransport(emu.transport(), DEFAULT_LIMITS.max_connections or 64)
+    ids, _ = await submit_at_once(emu, n)
+    done = 0
+    polls = 0
+    async with httpx.AsyncClient(
+        transport=pool, base_url=emu.api_origin, timeout=DEFAULT_TIMEOUT
+    ) as http:
+
+        async def wait(task_id: str) -> None:
+            nonlocal done, polls
+            while True:
+                await anyio.sleep(5)
+                try:
+                    response = await http.get(f"{API}/tasks/{task_id}", headers={"apiKey": KEY})
+                except httpx.PoolTimeout:
+                    continue
+                polls += 1
+                if response.json()["data"]["state"] in (10, 20):
+                    done += 1
+                    return
+
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(reset_journal_every, emu, 60.0)
+            with traced() as peak:
+                async with anyio.create_task_group() as tg:
+                    for task_id in ids:
+                        tg.start_soon(wait, task_id)
+                    await anyio.sleep(1)
+                    meter.peak_bytes = peak()
+                    tracemalloc.stop()
+                    cpu = time.process_time()
+            meter.cpu_s = time.process_time() - cpu
+            outer.cancel_scope.cancel()
+    assert n == done
+    meter.polls = polls
+    return pool
+
+
+async def baseline_cpu(kind: str, n_tasks: int, n_polls: int, seed: int, latency: float) -> float:
+    """
+    CPU seconds per task query, 32 at a time back to back, on the same kind of transport:
+    ``bare`` is ``httpx.AsyncClient.get()`` + ``.json()``, ``sdk_get`` is
+    ``client.tasks.get()`` (the SDK's request path and model, without the scheduler).
+    """
+    emu = emulator(seed, latency=latency, endpoints=frozenset({"tasks"}))
+    pool = PooledTransport(emu.transport(), DEFAULT_LIMITS.max_connections or 64)
+    ids, _ = await submit_at_once(emu, n_tasks)
+    cycle = itertools.cycle(ids)
+    workers = 32
+    per_worker = n_polls // workers
+    async with (
+        httpx.AsyncClient(transport=pool, base_url=emu.api_origin, timeout=DEFAULT_TIMEOUT) as http,
+        a1.AsyncClient(api_key=KEY, transport=pool) as client,
+    ):
+
+        async def bare() -> None:
+            for _ in range(per_worker):
+                response = await http.get(f"{API}/tasks/{next(cycle)}", headers={"apiKey": KEY})
+                response.json()
+
+        async def sdk_get() -> None:
+            for _ in range(per_worker):
+                await client.tasks.get(next(cycle))
+
+        worker = bare if kind == "bare" else sdk_get
+        gc.collect()
+        cpu = time.process_time()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reset_journal_every, emu, 60.0)
+            async with anyio.create_task_group() as inner:
+                for _ in range(workers):
+                    inner.start_soon(worker)
+            tg.cancel_scope.cancel()
+        cpu = time.process_time() - cpu
+    return cpu / (per_worker * workers)
+
+
+def run_baselines(quick: bool, seed: int, latency: float, backend: str) -> dict[str, list[float]]:
+    """
+    Both CPU baselines, three times each, interleaved (the machine's load varies).
+    """
+    n_tasks, n_polls = (500, 2_000) if quick else (2_000, 30_000)
+    runs: dict[str, list[float]] = {"bare": [], "sdk_get": []}
+    for _ in range(3):
+        for kind, values in runs.items():
+            values.append(
+                run_virtual(
+                    backend,
+                    lambda k=kind: baseline_cpu(k, n_tasks, n_polls, seed, latency),  # type: ignore[misc]
+                )
+            )
+    return runs
+
+
+def run_b2_one(approach: str, n: int, seed: int, latency: float, backend: str) -> B2Row:
+    meter = Meter()
+    runner = b2_scheduler if approach == "scheduler" else b2_coroutines
+    wall = time.perf_counter()
+    virtual: list[float] = []
+
+    async def main() -> PooledTransport:
+        start = anyio.current_time()
+        pool = await runner(n, seed, latency, meter)
+        virtual.append(anyio.current_time() - start)
+        return pool
+
+    pool = run_virtual(backend, main)
+    gc.collect()
+    return B2Row(
+        approach=approach,
+        tasks=n,
+        bytes_per_task=meter.peak_bytes / n,
+        cpu_per_poll_s=meter.cpu_s / max(meter.polls, 1),
+        pool_timeouts=pool.pool_timeouts,
+        polls=meter.polls,
+        virtual_s=virtual[0],
+        wall_s=time.perf_counter() - wall,
+    )
+
+
+# The sweep ------------------------------------------------------------------------------
+
+
+async def durations(n: int, seed: int) -> list[float]:
+    """
+    The durations the emulator draws for *n* FORM tasks submitted at once.
+    """
+    emu = emulator(seed)
+    async with a1.AsyncClient(api_key=KEY, transport=emu.transport()) as client:
+        handles, _ = await submit(client, n)
+    return [emu.complete_at(h.task_id) - emu.tasks[h.task_id].created_at for h in handles]
+
+
+def simulate(policy: a1.PollPolicy, tasks: Sequence[float], seed: int) -> tuple[float, float]:
+    """
+    Polls per task and p95 lag of *policy* for these durations, with seeded jitter.
+    """
+    rng = random.Random(seed)
+    tick = policy.coalesce
+    polls = 0
+    lags = []
+    for duration in tasks:
+        # Polls go out on the scheduler's grid, at a random phase to the submission.
+        phase = rng.random() * tick
+
+        def on_grid(age: float, phase: float = phase) -> float:
+            return math.ceil((age + phase) / tick) * tick - phase if tick > 0 else age
+
+        age = on_grid(first_delay(policy, PROCESS_TIME, jitter=rng.random()))
+        polls += 1
+        while age < duration:
+            age = on_grid(age + next_delay(policy, age, PROCESS_TIME, jitter=rng.random()))
+            polls += 1
+        lags.append(age - duration)
+    return polls / len(tasks), percentile(lags, 95)
+
+
+def fixed_stats(seconds: float, tasks: Sequence[float]) -> tuple[float, float]:
+    counts = [max(1, math.ceil(d / seconds)) for d in tasks]
+    lags = [c * seconds - d for c, d in zip(counts, tasks, strict=True)]
+    return sum(counts) / len(tasks), percentile(lags, 95)
+
+
+def best_schedule(tasks: Sequence[float], max_lag: float, step: float = 0.05) -> float:
+    """
+    Polls per task of the best fixed schedule (the same poll times for every task, no
+    jitter) whose lag exceeds *max_lag* for at most 5 % of *tasks*: a reference for what
+    any schedule can reach without knowing a task's own duration.
+
+    Exact search on a grid of *step* seconds: minimising ``polls + lam * P(lag > max_lag)``
+    separates into a shortest path over consecutive poll times; bisecting ``lam`` finds
+    the cheapest schedule that keeps the 5 %.
+    """
+    ordered = sorted(tasks)
+    n = len(ordered)
+    horizon = ordered[-1]
+    times = [step * i for i in range(1, math.ceil(horizon / step) + 1)]
+    # Fractions of tasks done by each grid time (d <= t), and strictly before (d < t).
+    done = [bisect.bisect_right(ordered, t) / n for t in times]
+
+    def late(after: float, poll: float) -> float:
+        # Tasks finishing in (after, poll - max_lag): seen more than max_lag late.
+        return max(0.0, bisect.bisect_left(ordered, poll - max_lag) / n - after)
+
+    def solve(lam: float) -> tuple[float, float]:
+        m = len(times)
+        cost = [1.0 + lam * late(0.0, t) for t in times]
+        polls = [1.0] * m
+        misses = [late(0.0, t) for t in times]
+        for j in range(m):
+            reach = 1.0 - done[j]  # tasks still running at times[j] need the next poll
+            for k in range(j + 1, m):
+                miss = late(done[j], times[k])
+                candidate = cost[j] + reach + lam * miss
+                if candidate < cost[k]:
+                    cost[k], polls[k], misses[k] = (
+                        candidate,
+                        polls[j] + reach,
+                        misses[j] + miss,
+                    )
+        return polls[-1], misses[-1]
+
+    low, high = 0.0, 1000.0
+    best = solve(high)[0]
+    for _ in range(20):
+        lam = (low + high) / 2
+        polls, miss = solve(lam)
+        if miss <= 0.05:
+            best, high = min(best, polls), lam
+        else:
+            low = lam
+    return best
+
+
+def sweep(n: int, seeds: Sequence[int], margin: float, backend: str) -> dict[str, Any]:
+    """
+    Pick the candidate with the fewest polls whose p95 lag is within *margin* of the
+    fixed 5 s poller's on every seed.
+    """
+    draws = {seed: run_virtual(backend, lambda s=seed: durations(n, s)) for seed in seeds}  # type: ignore[misc]
+    baseline = {seed: fixed_stats(5.0, tasks) for seed, tasks in draws.items()}
+    grid = itertools.product(
+        [round(0.6 + 0.025 * i, 3) for i in range(17)],  # hint_fraction 0.60 .. 1.00
+        [round(3.0 + 0.25 * i, 2) for i in range(9)],  # interval 3.0 .. 5.0
+        [1.25, 1.5, 2.0],  # steady_for
+    )
+    candidates = []
+    for hint_fraction, interval, steady_for in grid:
+        policy = a1.PollPolicy(
+            hint_fraction=hint_fraction, interval=interval, steady_for=steady_for
+        )
+        stats = {seed: simulate(policy, tasks, seed) for seed, tasks in draws.items()}
+        feasible = all(stats[s][1] <= margin * baseline[s][1] for s in seeds)
+        polls = sum(p for p, _ in stats.values()) / len(seeds)
+        worst = max(stats[s][1] / baseline[s][1] for s in seeds)
+        candidates.append((feasible, polls, worst, policy))
+    # Ties (within 0.001 polls/task) go to the longer steady phase, then the longer interval.
+    ranked = sorted(
+        (c for c in candidates if c[0]),
+        key=lambda c: (round(c[1], 3), -c[3].steady_for, -c[3].interval),
+    )
+    fixed5 = sum(p for p, _ in baseline.values()) / len(seeds)
+    bound = sum(best_schedule(draws[s], baseline[s][1]) for s in seeds) / len(seeds)
+    print(
+        f"sweep: {len(candidates)} candidates, {len(ranked)} feasible; durations of {n} tasks "
+        f"x seeds {list(seeds)}; fixed 5 s: {fixed5:.3f} polls/task, p95 lag "
+        + ", ".join(f"{baseline[s][1]:.3f}" for s in seeds)
+    )
+    print(
+        f"best fixed schedule at the fixed 5 s poller's p95 lag (exact search, no jitter): "
+        f"{bound:.3f} polls/task"
+    )
+    print("hint_fraction interval steady_for  polls/task  worst p95 lag / fixed 5 s")
+    for _, polls, worst, policy in ranked[:12]:
+        print(
+            f"{policy.hint_fraction:13.3f} {policy.interval:8.2f} {policy.steady_for:10.2f}  "
+            f"{polls:10.3f}  {worst:.3f}"
+        )
+    best = ranked[0][3]
+    ratios = [simulate(best, draws[s], s)[1] / baseline[s][1] for s in seeds]
+    print("winner's p95 lag / fixed 5 s by seed: " + ", ".join(f"{r:.3f}" for r in ratios))
+    return {
+        "seeds": list(seeds),
+        "tasks_per_seed": n,
+        "margin": margin,
+        "fixed_5s_polls_per_task": fixed5,
+        "best_fixed_schedule_polls_per_task": bound,
+        "best": attrs.asdict(best),
+        "best_polls_per_task": ranked[0][1],
+        "best_p95_lag_ratio_by_seed": ratios,
+    }
+
+
+# Report ---------------------------------------------------------------------------------
+
+
+def targets(b1: Sequence[B1Row], b2: Sequence[B2Row], bare: float) -> list[tuple[str, bool]]:
+    """
+    Each target of the issue, as a sentence with the measured figures, and whether it
+    is met.
+    """
+    by = {row.strategy: row for row in b1}
+    ours, five, best = by["scheduler"], by["fixed_5s"], by["oracle"]
+    result = [
+        (
+            f"B1 polls/task vs fixed 5 s: {ours.polls_per_task / five.polls_per_task:.3f}x "
+            f"(target <= 0.5x) at p95 lag {ours.lag_p95_s:.2f} s vs {five.lag_p95_s:.2f} s "
+            "(target: no worse)",
+            ours.polls_per_task <= 0.5 * five.polls_per_task and ours.lag_p95_s <= five.lag_p95_s,
+        ),
+        (
+            f"B1 polls/task vs oracle: {ours.polls_per_task / best.polls_per_task:.3f}x "
+            "(target <= 2x)",
+            ours.polls_per_task <= 2 * best.polls_per_task,
+        ),
+    ]
+    for n in sorted({row.tasks for row in b2}):
+        rows = {row.approach: row for row in b2 if row.tasks == n}
+        sched, coro = rows["scheduler"], rows["coroutine_per_task"]
+        result += [
+            (
+                f"B2 {n:,} tasks, memory per task: {sched.bytes_per_task:.0f} B vs "
+                f"{coro.bytes_per_task:.0f} B = "
+                f"{sched.bytes_per_task / coro.bytes_per_task:.3f}x (target <= 0.3x)",
+                sched.bytes_per_task <= 0.3 * coro.bytes_per_task,
+            ),
+            (
+                f"B2 {n:,} tasks, CPU per poll: {sched.cpu_per_poll_s * 1e6:.0f} us vs bare "
+                f"httpx {bare * 1e6:.0f} us = {sched.cpu_per_poll_s / bare:.3f}x "
+                "(target <= 1.15x)",
+                sched.cpu_per_poll_s <= 1.15 * bare,
+            ),
+            (
+                f"B2 {n:,} tasks, PoolTimeouts: {sched.pool_timeouts} "
+                f"(coroutine per task: {coro.pool_timeouts}) (target 0)",
+                sched.pool_timeouts == 0,
+            ),
+        ]
+    return result
+
+
+def table(b1: Sequence[B1Row], b2: Sequence[B2Row], baselines: dict[str, list[float]]) -> str:
+    bare = statistics.median(baselines["bare"])
+    lines = [
+        "B1 poll efficiency (FORM app, processTime 22 s)",
+        f"{'strategy':<12} {'tasks':>6} {'polls/task':>10} {'lag p50 s':>10} "
+        f"{'lag p95 s':>10} {'lag max s':>10}",
+    ]
+    for b1_line in b1:
+        lines.append(
+            f"{b1_line.strategy:<12} {b1_line.tasks:>6} {b1_line.polls_per_task:>10.3f} "
+            f"{b1_line.lag_p50_s:>10.2f} {b1_line.lag_p95_s:>10.2f} {b1_line.lag_max_s:>10.2f}"
+        )
+    lines += [
+        "",
+        "B2 scale",
+        f"{'approach':<20} {'tasks':>8} {'bytes/task':>10} {'CPU us/poll':>11} "
+        f"{'PoolTimeouts':>12} {'polls':>8} {'virtual s':>9} {'wall s':>7}",
+    ]
+    for row in b2:
+        lines.append(
+            f"{row.approach:<20} {row.tasks:>8} {row.bytes_per_task:>10.0f} "
+            f"{row.cpu_per_poll_s * 1e6:>11.1f} {row.pool_timeouts:>12} {row.polls:>8} "
+            f"{row.virtual_s:>9.0f} {row.wall_s:>7.1f}"
+        )
+    for kind, label in (("bare", "bare httpx get+json"), ("sdk_get", "client.tasks.get")):
+        runs = ", ".join(f"{v * 1e6:.0f}" for v in baselines[kind])
+        median = statistics.median(baselines[kind])
+        lines.append(f"{label:<20} {'':>8} {'':>10} {median * 1e6:>11.1f}  (runs: {runs} us)")
+    lines += ["", "Targets"]
+    for text, met in targets(b1, b2, bare):
+        lines.append(f"  [{'met' if met else 'MISSED'}] {text}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.polling", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
+    parser.add_argument("--json", type=Path, help="where to write the JSON results")
+    parser.add_argument("--backend", choices=("trio", "asyncio"), default="trio")
+    parser.add_argument("--seed", type=int, default=0, help="emulator seed for B1 and B2")
+    parser.add_argument(
+        "--latency", type=float, default=0.1, help="seconds each task query takes in B2"
+    )
+    parser.add_argument("--sweep", action="store_true", help="tune PollPolicy instead")
+    parser.add_argument("--margin", type=float, default=0.98, help="sweep: p95 lag margin")
+    args = parser.parse_args(argv)
+
+    if args.sweep:
+        n = 300 if args.quick else 1000
+        seeds = (1, 2) if args.quick else (1, 2, 3, 4, 5)
+        report = sweep(n, seeds, args.margin, args.backend)
+        path = args.json or RESULTS / "polling-sweep.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+        return 0
+
+    b1_tasks = 200 if args.quick else 1000
+    b2_sizes = (1_000,) if args.quick else (10_000, 100_000)
+    started = time.perf_counter()
+    policy = a1.PollPolicy()
+    b1 = run_b1(b1_tasks, args.seed, args.backend, policy)
+    b2 = [
+        run_b2_one(approach, n, args.seed, args.latency, args.backend)
+        for n in b2_sizes
+        for approach in ("scheduler", "coroutine_per_task")
+    ]
+    baselines = run_baselines(args.quick, args.seed, args.latency, args.backend)
+    bare = statistics.median(baselines["bare"])
+    text = table(b1, b2, baselines)
+    command = "python -m benchmarks.polling " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"$ {command.strip()}\n\n{text}")
+    report = {
+        "command": command.strip(),
+        "quick": args.quick,
+        "backend": args.backend,
+        "seed": args.seed,
+        "b2_latency_s": args.latency,
+        "policy": attrs.asdict(policy),
+        "python": platform.python_version(),
+        "wall_s": time.perf_counter() - started,
+        "b1": [attrs.asdict(row) for row in b1],
+        "b2": [attrs.asdict(row) for row in b2],
+        "bare_httpx_cpu_per_poll_s": bare,
+        "sdk_get_cpu_per_poll_s": statistics.median(baselines["sdk_get"]),
+        "cpu_baseline_runs_s": baselines,
+        "targets": [{"target": text, "met": met} for text, met in targets(b1, b2, bare)],
+    }
+    path = args.json or RESULTS / ("polling-quick.json" if args.quick else "polling.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {path} in {report['wall_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
