@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TextIO, cast
 
 import anyio
+import httpx
 
-from . import _batch, _commands, _demo
 from ._args import parse
 from ._context import Context
 from ._exit import ExitCode, UsageError, describe, error_json, exit_code
@@ -19,15 +22,22 @@ from ._serve import serve
 
 Command = Callable[[Context], Awaitable[ExitCode]]
 
-COMMANDS: dict[str, Command] = {
-    "demo": _demo.demo,
-    "apps_show": _commands.apps_show,
-    "upload": _commands.upload,
-    "generate": _commands.generate,
-    "enhance": _commands.enhance,
-    "task": _commands.task,
-    "batch": _batch.batch,
+#: Each command's module and function, imported when it runs (the demo's emulator is
+#: not loaded for the other commands).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("_demo", "demo"),
+    "apps_show": ("_commands", "apps_show"),
+    "upload": ("_commands", "upload"),
+    "generate": ("_commands", "generate"),
+    "enhance": ("_commands", "enhance"),
+    "task": ("_commands", "task"),
+    "batch": ("_batch", "batch"),
 }
+
+
+def _command(handler: str) -> Command:
+    module, name = COMMANDS[handler]
+    return cast(Command, getattr(importlib.import_module(f"{__package__}.{module}"), name))
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -41,14 +51,42 @@ def _leaf(error: BaseException) -> BaseException:
     return error
 
 
-def _report(error: BaseException, *, json_mode: bool, verbose: bool) -> int:
+def _report(error: BaseException, *, json_mode: bool, verbose: bool, ctx: Context | None) -> int:
     status = exit_code(error)
+    stdout = sys.stdout if ctx is None else ctx.stdout
+    stderr = sys.stderr if ctx is None else ctx.stderr
     if verbose and status is ExitCode.ERROR:
-        traceback.print_exception(error, file=sys.stderr)
-    print(f"a1art: {describe(error)}", file=sys.stderr)
+        traceback.print_exception(error, file=stderr)
+    print(f"a1art: {describe(error)}", file=stderr)
     if json_mode:
-        print(json.dumps({"error": error_json(error)}, ensure_ascii=False, indent=2))
+        print(json.dumps({"error": error_json(error)}, ensure_ascii=False, indent=2), file=stdout)
     return int(status)
+
+
+async def run_parsed(
+    args: argparse.Namespace,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    """
+    Run a parsed command (any but ``emulator serve``) on the running event loop.
+
+    Args:
+        args: What :func:`parse` returned.
+        stdout: Results go here (``sys.stdout`` by default).
+        stderr: Progress, logs and errors go here (``sys.stderr`` by default).
+        transport: An httpx transport for the client, e.g. an emulator's (for tests).
+    """
+    ctx = Context(args, stdout=stdout, stderr=stderr, transport=transport)
+    ctx.configure_logging()
+    try:
+        return int(await _command(args.handler)(ctx))
+    except Exception as error:  # every error ends as one line and a status
+        return _report(_leaf(error), json_mode=args.json, verbose=args.verbose, ctx=ctx)
+    finally:
+        ctx.close()
 
 
 def run(argv: Sequence[str]) -> int:
@@ -56,28 +94,17 @@ def run(argv: Sequence[str]) -> int:
     Run ``a1art`` with *argv* (without the program name) and return the exit status.
     """
     argv = list(argv)
-    json_mode = "--json" in argv
     try:
         args, extra = parse(argv)
     except UsageError as error:
-        return _report(error, json_mode=json_mode, verbose=False)
+        return _report(error, json_mode="--json" in argv, verbose=False, ctx=None)
     except SystemExit as done:  # --help, --version
         return done.code if isinstance(done.code, int) else 0
     if args.handler == "emulator_serve":
         return serve(extra)
-    ctx = Context(args)
-    ctx.configure_logging()
     try:
-        return int(anyio.run(COMMANDS[args.handler], ctx))
+        return anyio.run(run_parsed, args)
     except KeyboardInterrupt:
         hint = "; run the same command again to resume" if args.handler == "batch" else ""
         print(f"a1art: interrupted{hint}", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
-    except Exception as error:  # every error ends as one line and a status
-        leaf = _leaf(error)
-        if isinstance(leaf, KeyboardInterrupt):
-            print("a1art: interrupted", file=sys.stderr)
-            return int(ExitCode.INTERRUPTED)
-        return _report(leaf, json_mode=args.json, verbose=args.verbose)
-    finally:
-        ctx.close()

@@ -69,6 +69,7 @@ class Context:
         args: The parsed arguments.
         stdout: Results go here.
         stderr: Progress, logs and errors go here.
+        transport: The client's httpx transport (an emulator's, in tests).
     """
 
     def __init__(
@@ -77,12 +78,15 @@ class Context:
         *,
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.args = args
+        self.transport = transport
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.out = Output(json_mode=bool(args.json), stdout=self.stdout)
         self._handler: logging.Handler | None = None
+        self._levels: dict[str, int] = {}
 
     @property
     def api_key(self) -> str:
@@ -110,6 +114,7 @@ class Context:
             )
             for name in _LOGGERS:
                 logger = logging.getLogger(name)
+                self._levels[name] = logger.level
                 logger.addHandler(self._handler)
                 logger.setLevel(logging.DEBUG)
         if secret:
@@ -117,14 +122,16 @@ class Context:
 
     def close(self) -> None:
         """
-        Detach the log handler this run added.
+        Detach the log handler this run added, and restore the loggers' levels.
         """
         if self._handler is not None:
             for name in _LOGGERS:
-                logging.getLogger(name).removeHandler(self._handler)
+                logger = logging.getLogger(name)
+                logger.removeHandler(self._handler)
+                logger.setLevel(self._levels.get(name, logging.NOTSET))
             self._handler = None
 
-    def client(self, *, transport: httpx.AsyncBaseTransport | None = None) -> AsyncClient:
+    def client(self) -> AsyncClient:
         """
         A client from the global options: key, base URL, region and time scale.
         """
@@ -135,7 +142,7 @@ class Context:
             base_url=self.args.base_url,
             region=self.args.region,
             poll_policy=scaled_policy(self.args.time_scale),
-            transport=transport,
+            transport=self.transport,
         )
 
     @property

@@ -3,11 +3,12 @@
 image-to-video app, run against the built-in emulator in this process: no key, no
 network.
 
-Tasks run at ``--time-scale`` (0.05 by default: a 22 s generation takes about 1 s) and
-the client polls on the same scale, so the whole demo takes a few seconds.  The emulator
-answers after 60 ms, lets at most six tasks run at once (the rest wait in its queue, as
-on the service), and fails about one task in twelve, so the board shows every phase:
-queued, submitted, running, done and failed.  Results are saved under ``./a1art-demo/`` (``--out``).
+Tasks run at ``--time-scale`` (0.04 by default: a 22 s generation takes under a second)
+and the client polls on the same scale, so the whole demo takes a few seconds.  The
+emulator answers after 60 ms, lets at most six tasks run at once (the rest wait in its
+queue, as on the service), and fails about one task in twelve, so the board shows every
+phase: queued, submitted, running, done and failed.  Results are saved under
+``./a1art-demo/`` (``--out``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ._progress import stderr_console
 from ._runner import RunJob, run_jobs
 
 DEMO_KEY = "demo-key"
-DEFAULT_TIME_SCALE = 0.05
+DEFAULT_TIME_SCALE = 0.04
 SEED = 18
 BALANCE = 1000
 

@@ -22,6 +22,9 @@ from rich.table import Table
 
 from .._models import App, Task, Upload
 
+#: Tables printed to a pipe or file are laid out at least this wide.
+PIPED_WIDTH = 120
+
 
 def jsonable(value: Any) -> Any:
     """
@@ -113,6 +116,9 @@ class Output:
         self.json_mode = json_mode
         self._stream = stdout or sys.stdout
         self.console = Console(file=self._stream, highlight=False, soft_wrap=True)
+        if not self.console.is_terminal:
+            # Piped or redirected: wide enough that ids and URLs stay on one line.
+            self.console.width = max(self.console.width, PIPED_WIDTH)
 
     def emit(self, document: Mapping[str, Any], text: Callable[[Console], None]) -> None:
         """

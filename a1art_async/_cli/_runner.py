@@ -185,6 +185,7 @@ async def run_jobs(
     budget: int | None = None,
     resubmit_unknown: bool = False,
     language: str | None = None,
+    board: Board | None = None,
 ) -> RunResult:
     """
     Run *jobs* as one batch, with progress on *console*.
@@ -200,9 +201,10 @@ async def run_jobs(
         budget: The batch's credit budget.
         resubmit_unknown: Resubmit jobs whose earlier generate may have been charged.
         language: The language app details are read in.
+        board: The board to keep current (a new one titled *title* by default).
     """
     observed = ObservedJournal(journal)
-    board = Board(title)
+    board = board or Board(title)
     for job in jobs:
         board.add(job.key, job.group)
     apps = {job.key: job.app for job in jobs}

@@ -15,4 +15,7 @@ def serve(arguments: Sequence[str]) -> int:
     """
     from ..testing._server import main
 
-    return main(["serve", *arguments])
+    try:
+        return main(["serve", *arguments])
+    except SystemExit as done:  # argparse's usage errors and --help
+        return done.code if isinstance(done.code, int) else 2

@@ -1,0 +1,327 @@
+"""
+The ``a1art`` commands in-process, against the in-process emulator in virtual time on
+both backends: every variant of output, error and exit status that ``test_cli.py`` does
+not spend a subprocess on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+from a1art_async import SQLiteJournal
+from a1art_async._cli._app import run_parsed
+from a1art_async._cli._args import parse
+from a1art_async._cli._exit import ExitCode
+from a1art_async._cli._progress import Board, Phase, stderr_console
+from a1art_async._cli._runner import RunJob, run_jobs
+from a1art_async.testing import Emulator, apps, png_bytes
+
+KEY = "sk-inprocess-5b1e0c"
+
+
+@pytest.fixture
+def anyio_backend(virtual_backend: Any) -> Any:
+    return virtual_backend
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator(api_key=KEY, balance=1000, seed=7)
+
+
+@pytest.fixture
+def pet(tmp_path: Path) -> Path:
+    path = tmp_path / "pet.png"
+    path.write_bytes(png_bytes(320, 240))
+    return path
+
+
+@attrs.frozen
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+async def a1art(emulator: Emulator, *argv: str) -> Ran:
+    """
+    Run one command line on the current event loop, wired to *emulator*.
+    """
+    args, _ = parse(["--api-key", KEY, *argv])
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_parsed(args, stdout=out, stderr=err, transport=emulator.transport())
+    ran = Ran(code, out.getvalue(), err.getvalue())
+    assert KEY not in ran.stdout + ran.stderr
+    return ran
+
+
+@pytest.mark.anyio
+async def test_apps_show_reads_like_the_app(emulator: Emulator) -> None:
+    """
+    ``apps show`` prints the forms, the prompt inputs with their tags, the styles, every
+    size, the cost rule, the processing time and a ready-made generate command.
+    """
+    form = await a1art(emulator, "apps", "show", apps.FORM)
+    video = await a1art(emulator, "apps", "show", apps.VIDEO)
+    assert 0 == form.code
+    for expected in (
+        "Crazy Pet",
+        "Photo of your pet",
+        "description_1705463790428_variant1",
+        "Obsidian_black, Porcelain_white",
+        "3D Cartoon",
+        "9:16",
+        "1 credit per image",
+        "about 22 s",
+        "example: a1art generate 1803632078862147586 --image photo-of-your-pet.jpg",
+    ):
+        assert expected in form.stdout
+    assert "10 credits per generation" in video.stdout
+    assert "Sizes" not in video.stdout
+
+
+@pytest.mark.anyio
+async def test_api_errors_print_one_line_and_exit_3(emulator: Emulator) -> None:
+    """
+    An unknown app, an empty balance and a task of nobody each print one line with the
+    code and both messages and exit 3; ``--json`` adds the error object on stdout.
+    """
+    unknown = await a1art(emulator, "apps", "show", "1234567890123456789")
+    emulator.set_balance(KEY, 0)
+    broke = await a1art(
+        emulator, "generate", apps.TEXT, "--prompt", "hills", "--style", "Summer Meadow",
+        "--aspect", "1:1", "--json",
+    )  # fmt: skip
+    nobody = await a1art(emulator, "task", "f" * 32, "--json")
+    assert [ExitCode.API] * 3 == [unknown.code, broke.code, nobody.code]
+    assert ["a1art: API error 324012: This app does not exist / 无效的应用ID"] == (
+        unknown.stderr.splitlines()
+    )
+    assert "" == unknown.stdout
+    assert 1 == len(broke.stderr.splitlines())
+    assert broke.stderr.startswith("a1art: API error 810012: ")
+    assert 810012 == broke.json()["error"]["code"]
+    assert broke.json()["error"]["msg_cn"]
+    assert 10001 == nobody.json()["error"]["code"]
+
+
+@pytest.mark.anyio
+async def test_input_the_sdk_refuses_is_a_usage_error(emulator: Emulator, pet: Path) -> None:
+    """
+    A missing file, a missing image, an unknown style and too many images exit 2 with a
+    line naming the field and the choices, and nothing is uploaded or spent.
+    """
+    runs = [
+        await a1art(emulator, "upload", str(pet.with_name("missing.png"))),
+        await a1art(emulator, "generate", apps.FORM, "--prompt", "cat", "--aspect", "1:1"),
+        await a1art(
+            emulator, "generate", apps.FORM, "--image", str(pet), "--prompt", "cat",
+            "--style", "Oil", "--aspect", "1:1",
+        ),
+        await a1art(
+            emulator, "generate", apps.NODE, "--image", str(pet), "--prompt", "x", "--count", "2"
+        ),
+    ]  # fmt: skip
+    assert [ExitCode.USAGE] * 4 == [run.code for run in runs]
+    assert all(1 == len(run.stderr.splitlines()) for run in runs)
+    assert "no such file" in runs[0].stderr
+    assert "needs an image" in runs[1].stderr
+    assert "'High Quality Anmie', 'Watercolor', '3D Cartoon'" in runs[2].stderr
+    assert "one result per request" in runs[3].stderr
+    assert [] == [entry for entry in emulator.journal if entry.endpoint in ("upload", "generate")]
+
+
+@pytest.mark.anyio
+async def test_task_looks_once_or_waits(emulator: Emulator, pet: Path) -> None:
+    """
+    ``task ID`` reports the state of one query; ``task ID --wait`` waits for the end and
+    prints the result URLs; a failed task exits 5 either way.
+    """
+    submitted = await a1art(
+        emulator, "generate", apps.FORM, "--image", str(pet), "--prompt", "cat",
+        "--style", "Watercolor", "--aspect", "4:3", "--no-wait",
+    )  # fmt: skip
+    task_id = submitted.stdout.split()[1]
+    early = await a1art(emulator, "task", task_id, "--json")
+    waited = await a1art(emulator, "task", task_id, "--wait")
+    emulator.faults.task_failure_rate = 1.0
+    failing = await a1art(
+        emulator, "generate", apps.NODE, "--image", str(pet), "--prompt", "x", "--no-wait", "--json"
+    )
+    failed_id = failing.json()["task_id"]
+    await anyio.sleep(120)
+    looked = await a1art(emulator, "task", failed_id)
+    assert "resume:  a1art task '{" in submitted.stdout
+    assert (0, "submitted") == (early.code, early.json()["task"]["state"])
+    assert 0 == waited.code
+    assert "completed" in waited.stdout
+    assert 1 == waited.stdout.count("result   https://cdn.a1.art.emulator/results/")
+    assert ExitCode.TASK_FAILED == looked.code
+    assert "failed" in looked.stdout
+
+
+@pytest.mark.anyio
+async def test_waits_that_end_without_a_result(emulator: Emulator, pet: Path) -> None:
+    """
+    A task still running at ``--timeout`` exits 4 with the command that resumes it; a
+    generate whose answer was lost exits 4 saying it may have been charged.
+    """
+    emulator.faults.task_stuck_rate = 1.0
+    stuck = await a1art(
+        emulator, "generate", apps.NODE, "--image", str(pet), "--prompt", "x", "--timeout", "90"
+    )
+    emulator.faults.task_stuck_rate = 0.0
+    emulator.faults.drop_after_rate = 1.0
+    emulator.faults.endpoints = frozenset({"generate"})
+    lost = await a1art(emulator, "generate", apps.NODE, "--image", str(pet), "--prompt", "x")
+    assert ExitCode.SERVICE == stuck.code
+    assert "the task goes on; resume: a1art task '{" in stuck.stderr
+    assert stuck.stderr.splitlines()[-1].endswith("not finished after waiting 90.0 s")
+    assert ExitCode.SERVICE == lost.code
+    assert 1 == len(lost.stderr.splitlines())
+    assert "may have reached the server and spent credits" in lost.stderr
+    assert "it was not resent" in lost.stderr
+
+
+def _write_jobs(directory: Path, text: str, name: str = "jobs.jsonl") -> Path:
+    (directory / "pet.png").write_bytes(png_bytes(256, 256))
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.anyio
+async def test_job_file_mistakes_name_their_line(emulator: Emulator, tmp_path: Path) -> None:
+    """
+    A bad line, an unknown field, a key used twice and an unknown app stop the batch
+    before anything is spent, naming the line; the first three exit 2, the app 3.
+    """
+    good = json.dumps({"app": apps.TEXT, "prompt": "hills", "style": "Summer Meadow"})
+    cases = {
+        "not-json.jsonl": f"{good}\n{{oops\n",
+        "unknown.jsonl": f"{good}\n" + json.dumps({"app": apps.TEXT, "promt": "x"}) + "\n",
+        "twice.csv": f"app,key,prompt\n{apps.TEXT},a,x\n{apps.TEXT},a,y\n",
+        "no-app.jsonl": json.dumps({"app": "1234567890123456789", "prompt": "x"}) + "\n",
+        "count.csv": f"app,prompt,count\n{apps.TEXT},x,two\n",
+    }
+    runs = {
+        name: await a1art(emulator, "batch", str(_write_jobs(tmp_path, text, name)))
+        for name, text in cases.items()
+    }
+    assert "a1art: line 2: not JSON" in runs["not-json.jsonl"].stderr
+    assert "line 2: unknown field(s) promt" in runs["unknown.jsonl"].stderr
+    assert "line 3: the key 'a' is used twice" in runs["twice.csv"].stderr
+    assert "app 1234567890123456789 (line 1): API error 324012" in runs["no-app.jsonl"].stderr
+    assert "line 2: 'count' must be an integer" in runs["count.csv"].stderr
+    codes = {name: run.code for name, run in runs.items()}
+    assert {**dict.fromkeys(cases, ExitCode.USAGE), "no-app.jsonl": ExitCode.API} == codes
+    assert 0 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    Over budget a batch exits 6 and its estimate shows what is left; the rerun with more
+    budget finishes, paying once per job.
+    """
+    rows = "".join(
+        f"{apps.GROUP_PHOTO},,pet.png;pet.png,Polaroid,1:1\n{apps.FORM},,,Watercolor,16:9\n"
+        for _ in range(3)
+    )
+    # The FORM rows have no image and no prompt: they fail as invalid, for free.
+    jobs = _write_jobs(tmp_path, f"app,key,images,style,aspect\n{rows}", "jobs.csv")
+    capped = await a1art(emulator, "batch", str(jobs), "--budget", "2", "--json")
+    estimate = await a1art(emulator, "batch", str(jobs), "--estimate", "--json")
+    rest = await a1art(emulator, "batch", str(jobs), "--budget", "10", "--json")
+    assert ExitCode.PARTIAL == capped.code
+    assert (2, 4) == (capped.json()["summary"]["done"], capped.json()["summary"]["failed"])
+    # Jobs stopped by the budget were never journaled: they are what is left to run.
+    assert (5, 1, 1) == (
+        estimate.json()["ended"],
+        estimate.json()["remaining_jobs"],
+        estimate.json()["remaining_credits"],
+    )
+    assert ExitCode.PARTIAL == rest.code  # the three invalid rows stay failed
+    states = sorted(job["state"] for job in rest.json()["jobs"])
+    assert ["done"] * 3 + ["failed"] * 3 == states
+    assert 3 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+async def test_the_demo_in_process(tmp_path: Path) -> None:
+    """
+    ``demo`` needs no key: 24 jobs over four kinds of app, their files saved under
+    ``--out``, a summary table by app, and status 0 despite the emulator's failures.
+    """
+    args, _ = parse(["demo", "--out", str(tmp_path / "demo")])
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_parsed(args, stdout=out, stderr=err)
+    text = out.getvalue()
+    assert 0 == code, err.getvalue()
+    for row in ("Crazy Pet", "Action Figure Doll", "Couple Photo Booth", "Ghibli Motion"):
+        assert row in text
+    for kind in ("form", "node", "group photo", "video"):
+        assert kind in text
+    assert 24 == err.getvalue().count("/24] ")
+    saved = list((tmp_path / "demo").iterdir())
+    assert f"{len(saved)} result files in {tmp_path / 'demo'}/" in text
+    assert any(path.suffix == ".mp4" for path in saved)
+
+
+@pytest.mark.anyio
+async def test_the_board_shows_every_phase(emulator: Emulator) -> None:
+    """
+    While a batch runs, the board counts jobs queued, submitted (waiting in the API's
+    queue), running and done, without a request of its own; at the end all are done.
+    """
+    emulator.faults.task_concurrency = 2
+    board = Board("test")
+    seen: dict[Phase, int] = dict.fromkeys(Phase, 0)
+    jobs = [
+        RunJob(f"job-{n}", apps.TEXT, "text", {"prompt": f"hill {n}", "style": "Summer Meadow",
+               "aspect": "1:1"})
+        for n in range(6)
+    ]  # fmt: skip
+    async with emulator_client(emulator) as client, anyio.create_task_group() as group:
+
+        async def sample() -> None:
+            while True:
+                for phase, count in board.counts().items():
+                    seen[phase] = max(seen[phase], count)
+                await anyio.sleep(0.5)
+
+        group.start_soon(sample)
+        result = await run_jobs(
+            client,
+            jobs,
+            title="test",
+            console=stderr_console(io.StringIO()),
+            journal=SQLiteJournal(":memory:"),
+            concurrency=1,
+            board=board,
+        )
+        polls_with_board = sum(1 for entry in emulator.journal if entry.endpoint == "tasks")
+        group.cancel_scope.cancel()
+    assert all(seen[phase] > 0 for phase in (Phase.QUEUED, Phase.SUBMITTED, Phase.RUNNING))
+    assert {Phase.DONE: 6} == {phase: n for phase, n in board.counts().items() if n}
+    assert 6 == result.summary.done
+    assert 6 == board.credits
+    assert polls_with_board <= 6 * 8
+
+
+def emulator_client(emulator: Emulator) -> Any:
+    from a1art_async import AsyncClient
+
+    return AsyncClient(api_key=KEY, transport=emulator.transport())

@@ -1,0 +1,195 @@
+"""
+The command line's pure parts: job files, exit statuses, the scaled polling schedule,
+key redaction in logs, and argument errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from a1art_async import (
+    APIError,
+    AppNotFoundError,
+    DownloadError,
+    GenerateRequest,
+    GenerationOutcomeUnknown,
+    PollPolicy,
+    TaskTimeoutError,
+    TimeoutError,
+    ValidationError,
+)
+from a1art_async._cli import run
+from a1art_async._cli._context import Context, scaled_policy
+from a1art_async._cli._exit import (
+    ExitCode,
+    InContext,
+    UsageError,
+    describe,
+    error_json,
+    exit_code,
+)
+from a1art_async._cli._jobs import read_jobs
+
+APP = "1803632078862147586"
+
+
+def test_csv_jobs_read_every_field_and_resolve_paths(tmp_path: Path) -> None:
+    """
+    CSV rows become jobs with images relative to the file, URLs kept, group photos split
+    on ``;``, counts as integers, and blank rows skipped; a BOM is ignored.
+    """
+    path = tmp_path / "jobs.csv"
+    path.write_text(
+        "\ufeffapp,key,image,images,prompt,tag,style,aspect,count\n"
+        f"{APP},a,cat.png,,black cat,Obsidian_black,Watercolor,16:9,2\n"
+        ",,,,,,,,\n"
+        f"{APP},b,https://example.test/dog.jpg,,dog,,,,\n"
+        f"{APP},c,,left.png; right.png,,,Polaroid,1:1,\n",
+        encoding="utf-8",
+    )
+    first, second, third = read_jobs(path)
+    assert ("a", 2, 2) == (first.key, first.count, first.line)
+    assert str(tmp_path / "cat.png") == first.image
+    assert "Obsidian_black" == first.tags
+    assert "https://example.test/dog.jpg" == second.image
+    assert (str(tmp_path / "left.png"), str(tmp_path / "right.png")) == third.images
+    assert ["left", "right"] == [Path(p).stem for p in third.add_arguments()["images"]]
+
+
+def test_derived_keys_are_stable_and_distinct(tmp_path: Path) -> None:
+    """
+    Jobs without a key get one from what they ask for: the same job keeps its key when
+    rows move, and a repeated job gets ``-2``.
+    """
+    one = json.dumps({"app": APP, "prompt": "a"}) + "\n"
+    two = json.dumps({"app": APP, "prompt": "b"}) + "\n"
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(one + two + one)
+    keys = [job.key for job in read_jobs(path)]
+    path.write_text(two + one)
+    moved = [job.key for job in read_jobs(path)]
+    assert keys[0] != keys[1]
+    assert f"{keys[0]}-2" == keys[2]
+    assert [keys[1], keys[0]] == moved
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "has no jobs"),
+        ('{"prompt": "x"}\n', "line 1: no app"),
+        ('["not", "an", "object"]\n', "line 1: expected a JSON object"),
+        ('{"app": "1", "images": "a.png"}\n', "line 1: 'images' must be a list"),
+        ('{"app": "1", "prompts": ["x"]}\n', "line 1: 'prompts' must be an object"),
+        ('{"app": "1", "count": true}\n', "line 1: 'count' must be an integer"),
+    ],
+)
+def test_bad_job_lines_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
+    """
+    Each malformed job file names what is wrong and where.
+    """
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        read_jobs(path)
+
+
+def test_a_missing_jobs_file_is_a_usage_error(tmp_path: Path) -> None:
+    """
+    A jobs file that does not exist is a usage error naming it.
+    """
+    with pytest.raises(UsageError, match="cannot read the jobs file"):
+        read_jobs(tmp_path / "nope.csv")
+
+
+def test_every_error_has_its_documented_status() -> None:
+    """
+    Usage, API, service, task and other errors map to 2, 3, 4, 5 and 1, also when
+    wrapped with their context.
+    """
+    request = GenerateRequest(app_id="a", version_id="v")
+    cases = [
+        (UsageError("x"), ExitCode.USAGE),
+        (ValidationError("field", "reason"), ExitCode.USAGE),
+        (AppNotFoundError(324012, "gone", "没了"), ExitCode.API),
+        (InContext("app 1 (line 2)", APIError(810012, "m", "c")), ExitCode.API),
+        (TimeoutError("slow"), ExitCode.SERVICE),
+        (GenerationOutcomeUnknown(request, OSError("reset")), ExitCode.SERVICE),
+        (DownloadError("https://cdn.test/x", "gone", status=404), ExitCode.SERVICE),
+        (TaskTimeoutError("t", 3.0), ExitCode.SERVICE),
+        (RuntimeError("bug"), ExitCode.ERROR),
+    ]
+    assert [status for _, status in cases] == [exit_code(error) for error, _ in cases]
+
+
+def test_api_errors_describe_their_code_and_both_messages() -> None:
+    """
+    An API error is one line with its code and both messages, and its JSON carries them.
+    """
+    error = InContext("app 1 (line 2)", AppNotFoundError(324012, "This app does not exist", "无效"))
+    assert "app 1 (line 2): API error 324012: This app does not exist / 无效" == describe(error)
+    assert {
+        "type": "AppNotFoundError",
+        "message": describe(error),
+        "exit_code": 3,
+        "code": 324012,
+        "msg": "This app does not exist",
+        "msg_cn": "无效",
+    } == error_json(error)
+    assert "Permission denied: /x" == describe(PermissionError(13, "Permission denied", "/x"))
+
+
+def test_the_time_scale_shrinks_every_wait_of_the_schedule() -> None:
+    """
+    ``--time-scale 0.01`` polls at a hundredth of the default waits; deadlines keep a
+    floor of a minute; without it the policy is the default.
+    """
+    default = PollPolicy()
+    scaled = scaled_policy(0.01)
+    assert default == scaled_policy(None)
+    assert pytest.approx(default.first_delay / 100) == scaled.first_delay
+    assert pytest.approx(default.interval / 100) == scaled.interval
+    assert pytest.approx(default.hint_fraction / 100) == scaled.hint_fraction
+    assert 60.0 == scaled.deadline
+
+
+def test_verbose_logs_never_show_the_key() -> None:
+    """
+    With ``-v``, a log line that happens to contain the key shows ``<secret>`` instead.
+    """
+    stderr = io.StringIO()
+    args = argparse.Namespace(json=False, verbose=True, api_key="sk-very-secret")
+    ctx = Context(args, stdout=io.StringIO(), stderr=stderr)
+    try:
+        ctx.configure_logging("sk-very-secret")
+        logging.getLogger("a1art_async").debug("header apiKey=%s", "sk-very-secret")
+    finally:
+        ctx.close()
+    assert "header apiKey=<secret>" in stderr.getvalue()
+    assert "sk-very-secret" not in stderr.getvalue()
+
+
+def test_argument_errors_are_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """
+    No command, an unknown option, a bad number and a bad fault knob print one line and
+    return 2; ``--help`` returns 0.
+    """
+    statuses = [
+        run([]),
+        run(["task", "x", "--frobnicate"]),
+        run(["generate", "1", "--count", "many"]),
+        run(["emulator", "serve", "--fault", "gremlins=1"]),
+        run(["--help"]),
+    ]
+    errors = capsys.readouterr().err.splitlines()
+    assert [2, 2, 2, 2, 0] == statuses
+    assert "the following arguments are required: COMMAND" in errors[0]
+    assert any("unrecognized arguments: --frobnicate" in line for line in errors)
+    assert any("not an integer: 'many'" in line for line in errors)
+    assert any("unknown fault knobs ['gremlins']" in line for line in errors)
