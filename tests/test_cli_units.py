@@ -9,6 +9,7 @@ import argparse
 import io
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,43 @@ def test_argument_errors_are_one_line_and_status_2(capsys: pytest.CaptureFixture
     assert any("unrecognized arguments: --frobnicate" in line for line in errors)
     assert any("not an integer: 'many'" in line for line in errors)
     assert any("unknown fault knobs ['gremlins']" in line for line in errors)
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_readme_job_file_example_is_a_valid_job_file(tmp_path: Path) -> None:
+    """
+    The job file shown in README's "Command line" section reads as three jobs.
+    """
+    block = re.search(r"```jsonl\n(.*?)```", _readme_section("Command line"), re.S)
+    assert block is not None
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(block[1])
+    jobs = read_jobs(path)
+    assert ["rex", "duo"] == [job.key for job in jobs[:2]]
+    assert (str(tmp_path / "left.jpg"), str(tmp_path / "right.jpg")) == jobs[1].images
+    assert jobs[2].derived
+
+
+def test_readme_documents_every_command_and_exit_status() -> None:
+    """
+    README's "Command line" section names every command and every exit status, and its
+    first command installs the cli extra and runs the demo.
+    """
+    section = _readme_section("Command line")
+    for command in ("demo", "apps show", "upload", "generate", "enhance", "task", "batch"):
+        assert f"`a1art {command}" in section
+    assert "`a1art emulator serve" in section
+    for status in ExitCode:
+        assert f"\n| {int(status)} | " in section
+    first = re.search(r"```sh\n(.*?)\n```", README.read_text(encoding="utf-8"), re.S)
+    assert first is not None
+    assert first[1].endswith("pip install -e '.[cli]' && a1art demo")
