@@ -512,6 +512,8 @@ class Run:
     charged: int
     api_origin: str
     errors: tuple[str, ...]
+    #: Every public object the workload held: client, batch, handles, tasks, outcomes.
+    objects: tuple[object, ...]
     wall_time: float
     clock_time: float
 
@@ -524,16 +526,21 @@ def _classify(error: BaseException) -> State:
     return "unhandled"
 
 
-async def _direct(client: a1.AsyncClient, job: Job, folder: Path, out: list[Result]) -> None:
+async def _direct(
+    client: a1.AsyncClient, job: Job, folder: Path, out: list[Result], kept: list[object]
+) -> None:
     handle: a1.TaskHandle | None = None
     try:
         if job.route == "enhance":
             upload = await client.images.upload(job.images[0])
+            kept.append(upload)
             handle = await client.images.submit_enhance(upload)
         else:
             assert job.app is not None
             handle = await client.generate(job.app, **job.options)
+        kept.append(handle)
         task = await handle.result()
+        kept.append(task)
         paths = await task.download(folder)
     except Exception as error:
         task_id = None if handle is None else handle.task_id
@@ -544,7 +551,11 @@ async def _direct(client: a1.AsyncClient, job: Job, folder: Path, out: list[Resu
 
 
 async def _batch(
-    client: a1.AsyncClient, jobs: Sequence[Job], folder: Path, out: list[Result]
+    client: a1.AsyncClient,
+    jobs: Sequence[Job],
+    folder: Path,
+    out: list[Result],
+    kept: list[object],
 ) -> None:
     states: dict[a1.JobState, State] = {
         a1.JobState.DONE: "done",
@@ -557,7 +568,9 @@ async def _batch(
         for job in jobs:
             assert job.app is not None
             batch.add(job.app, key=job.key, **job.options)
+        kept.append(batch)
         async for outcome in batch:
+            kept.append(outcome)
             state = states.get(outcome.state, "unhandled")
             if outcome.error is not None and _classify(outcome.error) == "unhandled":
                 state = "unhandled"
@@ -566,6 +579,7 @@ async def _batch(
                     outcome.key, state, outcome.error, outcome.task_id, outcome.files, outcome.cost
                 )
             )
+    kept.append(batch.summary)
 
 
 async def _switch(target: Target, cell: Cell, started: float, scale: float) -> None:
@@ -678,6 +692,7 @@ async def run_cell(
         poll_policy=poll_policy,
     )
     results: list[Result] = []
+    kept: list[object] = [client]
     # In process the clock is virtual; over loopback HTTP it is real.
     still = threads_take_no_time() if target.kind == "in-process" else contextlib.nullcontext()
     wall, started = time.perf_counter(), anyio.current_time()
@@ -686,10 +701,10 @@ async def run_cell(
             switches.start_soon(_switch, target, cell, started, window_scale)
             async with anyio.create_task_group() as work:
                 batched = [job for job in workload if job.route == "batch"]
-                work.start_soon(_batch, client, batched, folder, results)
+                work.start_soon(_batch, client, batched, folder, results, kept)
                 for job in workload:
                     if job.route != "batch":
-                        work.start_soon(_direct, client, job, folder / "direct", results)
+                        work.start_soon(_direct, client, job, folder / "direct", results, kept)
             switches.cancel_scope.cancel()
     wall, clock = time.perf_counter() - wall, anyio.current_time() - started
     await target.set_faults(OFF)
@@ -706,6 +721,7 @@ async def run_cell(
         charged=await target.charged() - charged_before,
         api_origin=target.api_origin,
         errors=tuple(errors.messages),
+        objects=tuple(kept),
         wall_time=wall,
         clock_time=clock,
     )
