@@ -725,7 +725,9 @@ def table(b1: Sequence[B1Row], b2: Sequence[B2Row], baselines: dict[str, list[fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.polling", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smaller run, under a minute (noisier ratios)"
+    )
     parser.add_argument("--json", type=Path, help="where to write the JSON results")
     parser.add_argument("--backend", choices=("trio", "asyncio"), default="trio")
     parser.add_argument("--seed", type=int, default=0, help="emulator seed for B1 and B2")
