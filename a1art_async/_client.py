@@ -9,6 +9,7 @@ or a typed error, and retries what :func:`~a1art_async._retry.classify` says is 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from collections.abc import Mapping
@@ -405,9 +406,9 @@ class AsyncClient:
                 raise _Attempt.from_transport(error, sent=True) from None
             finally:
                 await response.aclose()
-            logger.debug(
-                "%s %s -> %d", method, request.url.copy_with(query=None), response.status_code
-            )
+            if logger.isEnabledFor(logging.DEBUG):
+                url = request.url.copy_with(query=None)
+                logger.debug("%s %s -> %d", method, url, response.status_code)
             try:
                 data = self._parse(response, body)
             except _Attempt as failed:
