@@ -1,6 +1,6 @@
 """
 The whole development loop: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` and
-``nox -s demo`` are on demand.
+``nox -s demo`` are on demand, and ``nox -s soak`` runs the fault matrix at length.
 """
 
 from __future__ import annotations
@@ -58,3 +58,14 @@ def demo(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "examples/roundtrip.py")
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """
+    The fault matrix at length: every cell, more jobs and seeds, both backends, in virtual
+    time and over loopback HTTP; figures to benchmarks/results/soak.json (``-- --quick``
+    for a few minutes).
+    """
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "benchmarks.soak", *session.posargs)

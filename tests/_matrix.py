@@ -128,7 +128,9 @@ SINGLE: Final = (
         windows=(Window(15, 40, {"redirect_to": _ELSEWHERE}),),
         shows="UnexpectedRedirectError",
     ),
-    Cell("oversized_download", {"oversized_download": True}, shows="DownloadError"),
+    # Over loopback the oversized body goes out chunked, without a length to run past:
+    # a file of 64 MiB, within the size cap, which is not a fault the client can see.
+    Cell("oversized_download", {"oversized_download": True}, shows="DownloadError", http=False),
     Cell(
         "cdn_faults",
         {"drop_after_rate": 0.2, "http_5xx_rate": 0.2, "endpoints": ["file"]},

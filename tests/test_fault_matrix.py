@@ -96,7 +96,7 @@ class TestOverLoopbackHTTP:
                 jobs=JOBS,
                 folder=tmp_path,
                 poll_policy=a1.PollPolicy(hint_fraction=0.0),
-                window_scale=0.1,
+                window_scale=0.25,
             )
         gc.collect()
         figures = _matrix.figures(run)
