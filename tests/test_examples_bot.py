@@ -1,13 +1,12 @@
 """
 examples/bot.py: the framework-neutral chat-bot handler, with several users at once on
-one client, against the in-process emulator in virtual time on both backends; and its
-``main`` as a user runs it.
+one client, against the in-process emulator in virtual time on both backends; and the
+example's ``main``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,18 +141,14 @@ async def test_one_job_per_user_and_helpful_refusals() -> None:
     assert 2 == emulator.generate_calls()
 
 
-def test_the_example_runs_as_a_user_runs_it() -> None:
+@pytest.mark.anyio
+async def test_the_example_main_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """
-    ``python examples/bot.py`` runs four conversations at once and delivers three
-    pictures (the fourth user sent no photo).
+    The example's ``main`` (what ``python examples/bot.py`` runs) holds four conversations
+    at once and delivers three pictures: the fourth user sent no photo.
     """
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert 0 == done.returncode, done.stderr
-    assert 3 == done.stdout.count("Here you go!")
-    assert "3 generations, 3 credits" in done.stdout
+    await bot.main()
+    out = capsys.readouterr().out
+    assert 3 == out.count("Here you go!")
+    assert "bot -> dave   Please attach a photo" in out
+    assert "3 generations, 3 credits" in out

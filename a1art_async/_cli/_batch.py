@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 from rich.console import Console
 
 from .._batch import BatchOutcome
@@ -78,32 +79,47 @@ def outcome_json(outcome: BatchOutcome, job: Job | None = None) -> dict[str, Any
     return body
 
 
-def summary_rows(
-    result: RunResult, groups: Mapping[str, str]
-) -> list[tuple[str, int, int, int, int, int]]:
+@attrs.define
+class SummaryRow:
     """
-    Per group: jobs, done, failed (or unknown), credits spent in this run, files.
+    One app's line of the summary: jobs, done, failed (or unknown), credits spent in
+    this run, files saved.
     """
-    rows: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+
+    jobs: int = 0
+    done: int = 0
+    failed: int = 0
+    credits: int = 0
+    files: int = 0
+
+    def cells(self) -> list[str]:
+        return [str(value) for value in attrs.astuple(self)]
+
+
+def summary_rows(result: RunResult, groups: Mapping[str, str]) -> dict[str, SummaryRow]:
+    """
+    The summary's lines by group (app), in the order of the jobs.
+    """
+    rows: dict[str, SummaryRow] = collections.defaultdict(SummaryRow)
     for group in groups.values():
-        rows[group][0] += 1
+        rows[group].jobs += 1
     for outcome in result.outcomes:
         row = rows[groups.get(outcome.key, "?")]
         if outcome.ok:
-            row[1] += 1
-            row[4] += len(outcome.files)
+            row.done += 1
+            row.files += len(outcome.files)
         else:
-            row[2] += 1
+            row.failed += 1
     for group, _, credits in result.board.rows():
-        rows[group][3] = credits
-    return [(group, *values) for group, values in rows.items()]  # type: ignore[misc]
+        rows[group].credits = credits
+    return rows
 
 
 def print_summary(
     console: Console, result: RunResult, groups: Mapping[str, str], *, kinds: Mapping[str, str]
 ) -> None:
     """
-    The summary table: a row per app and a total.
+    The summary table: a row per app and a total, then the failed jobs.
     """
     summary = result.summary
     grid = table(
@@ -116,11 +132,12 @@ def print_summary(
         ">files",
         title=f"{len(groups)} jobs in {summary.wall_time:.1f} s",
     )
-    totals = [0, 0, 0, 0, 0]
-    for group, *values in summary_rows(result, groups):
-        grid.add_row(group, kinds.get(group, ""), *(str(v) for v in values))
-        totals = [a + b for a, b in zip(totals, values, strict=True)]
-    grid.add_row("total", "", *(str(v) for v in totals), style="bold", end_section=True)
+    total = SummaryRow()
+    for group, row in summary_rows(result, groups).items():
+        grid.add_row(group, kinds.get(group, ""), *row.cells())
+        pairs = zip(attrs.astuple(total), attrs.astuple(row), strict=True)
+        total = SummaryRow(*(a + b for a, b in pairs))
+    grid.add_row("total", "", *total.cells(), style="bold", end_section=True)
     console.print(grid)
     if summary.skipped:
         console.print(f"{summary.skipped} jobs had ended in an earlier run (journal)")
@@ -135,7 +152,7 @@ def print_summary(
             console.print(f"  ... and {len(failures) - LISTED_FAILURES} more (--json lists all)")
 
 
-def _journal_left(path: Path, jobs: Sequence[Job]) -> set[str]:
+def _ended_in_journal(path: Path, jobs: Sequence[Job]) -> set[str]:
     """
     The keys of jobs that had ended in the journal at *path* (it is not created).
     """
@@ -154,7 +171,7 @@ async def _estimate(
     ctx: Context, client: AsyncClient, jobs: Sequence[Job], apps: Mapping[str, App], journal: Path
 ) -> ExitCode:
     per_app: dict[str, list[int]] = {app_id: [0, 0] for app_id in apps}
-    ended = _journal_left(journal, jobs)
+    ended = _ended_in_journal(journal, jobs)
     remaining_jobs = remaining_credits = 0
     for job in jobs:
         credits = await client.estimate_cost(apps[job.app_id], count=job.count)

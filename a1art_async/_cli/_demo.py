@@ -198,8 +198,9 @@ async def demo(ctx: Context) -> ExitCode:
             markup=False,
         )
         console.print(
-            "Next: export A1ART_API_KEY=... and try `a1art apps show APP_ID`, or "
-            "`a1art emulator serve` to point your own code at a local API.",
+            "Next: export A1ART_API_KEY=... and try `a1art apps show APP_ID`; or point "
+            "your own code at a local API with `a1art emulator serve` "
+            "(pip install 'a1art-async[server]').",
             markup=False,
         )
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from .._generation import GenerateOptions
 from ._exit import UsageError
 
 _URL = re.compile(r"^https?://", re.IGNORECASE)
@@ -74,7 +75,7 @@ class Job:
     count: int = 1
     derived: bool = attrs.field(default=False, eq=False)
 
-    def add_arguments(self) -> dict[str, Any]:
+    def add_arguments(self) -> GenerateOptions:
         """
         The keyword arguments of ``batch.add`` (besides the app and key).
         """

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
@@ -131,13 +130,6 @@ class Output:
         else:
             text(self.console)
 
-    def line(self, text: str) -> None:
-        """
-        One plain line of text (no markup), on stdout, unless ``--json``.
-        """
-        if not self.json_mode:
-            self.console.print(text, markup=False, highlight=False)
-
 
 def table(*columns: str, title: str | None = None) -> Table:
     """
@@ -151,10 +143,3 @@ def table(*columns: str, title: str | None = None) -> Table:
         else:
             result.add_column(column, overflow="fold")
     return result
-
-
-def files_or_urls(files: list[Path] | tuple[str, ...]) -> list[str]:
-    """
-    Result files as strings, for printing.
-    """
-    return [os.fspath(item) for item in files]

@@ -22,6 +22,7 @@ from typing import TextIO
 import anyio
 import attrs
 from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -294,12 +295,10 @@ class BoardDisplay:
         self.board = board
         self.console = console
         self.live = animated(console)
-        self._live: object | None = None
+        self._live: Live | None = None
 
     def __enter__(self) -> BoardDisplay:
         if self.live:
-            from rich.live import Live
-
             live = Live(
                 self.board.render(),
                 console=self.console,
@@ -318,7 +317,7 @@ class BoardDisplay:
         self.board.stop()
         self.refresh()
         if self._live is not None:
-            self._live.stop()  # type: ignore[attr-defined]
+            self._live.stop()
             self._live = None
 
     def refresh(self) -> None:
@@ -326,7 +325,7 @@ class BoardDisplay:
         Redraw the live display (nothing when not animated).
         """
         if self._live is not None:
-            self._live.update(self.board.render(), refresh=True)  # type: ignore[attr-defined]
+            self._live.update(self.board.render(), refresh=True)
 
     def outcome(self, outcome: BatchOutcome) -> None:
         """

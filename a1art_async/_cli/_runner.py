@@ -16,7 +16,6 @@ import os
 import queue
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 import attrs
@@ -25,6 +24,7 @@ from rich.console import Console
 
 from .._batch import BatchOutcome, BatchSummary
 from .._client import AsyncClient
+from .._generation import GenerateOptions
 from .._handles import TaskHandle
 from .._journal import JobRecord, JobState, JournalStore
 from .._limiter import Priority, request_priority
@@ -47,7 +47,7 @@ class RunJob:
     key: str
     app: App | str
     group: str
-    arguments: Mapping[str, Any]
+    arguments: GenerateOptions
 
 
 @attrs.frozen
