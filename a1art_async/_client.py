@@ -407,8 +407,8 @@ class AsyncClient:
             finally:
                 await response.aclose()
             if logger.isEnabledFor(logging.DEBUG):
-                url = request.url.copy_with(query=None)
-                logger.debug("%s %s -> %d", method, url, response.status_code)
+                shown = request.url.copy_with(query=None)
+                logger.debug("%s %s -> %d", method, shown, response.status_code)
             try:
                 data = self._parse(response, body)
             except _Attempt as failed:
