@@ -15,7 +15,7 @@ import anyio
 import attrs
 import pytest
 
-from a1art_async import SQLiteJournal
+from a1art_async import AsyncClient, SQLiteJournal
 from a1art_async._cli._app import run_parsed
 from a1art_async._cli._args import parse
 from a1art_async._cli._exit import ExitCode
@@ -321,7 +321,34 @@ async def test_the_board_shows_every_phase(emulator: Emulator) -> None:
     assert polls_with_board <= 6 * 8
 
 
-def emulator_client(emulator: Emulator) -> Any:
-    from a1art_async import AsyncClient
-
+def emulator_client(emulator: Emulator) -> AsyncClient:
     return AsyncClient(api_key=KEY, transport=emulator.transport())
+
+
+@pytest.mark.anyio
+async def test_the_spinner_follows_the_state_and_raises_the_waits_own_error(
+    emulator: Emulator,
+) -> None:
+    """
+    On a terminal a single task's wait shows its state as polls see it, returns the task,
+    and a failed task raises ``TaskFailedError`` itself, not an exception group.
+    """
+    from rich.console import Console
+
+    from a1art_async import PollPolicy, TaskFailedError
+    from a1art_async._cli._progress import wait_with_status
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100)
+    policy = PollPolicy(first_delay=5.0, hint_fraction=0.0, interval=2.0)
+    options: dict[str, Any] = {"prompt": "hills", "style": "Summer Meadow", "aspect": "1:1"}
+    async with AsyncClient(
+        api_key=KEY, transport=emulator.transport(), poll_policy=policy
+    ) as client:
+        task = await wait_with_status(await client.generate(apps.TEXT, **options), console)
+        emulator.faults.task_failure_rate = 1.0
+        failing = await client.generate(apps.TEXT, **options)
+        with pytest.raises(TaskFailedError):
+            await wait_with_status(failing, console)
+    assert "completed" == task.state.name.lower()
+    assert f"task {task.task_id}: running" in stream.getvalue()

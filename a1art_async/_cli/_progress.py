@@ -352,7 +352,7 @@ async def wait_with_status(
     Raises:
         TaskFailedError, TaskTimeoutError, APIError: As ``handle.result()`` does.
     """
-    started = time.monotonic()
+    started = anyio.current_time()
     if not animated(console):
         console.print(f"waiting for task {handle.task_id}", markup=False)
         return await handle.result(timeout=timeout)
@@ -360,7 +360,7 @@ async def wait_with_status(
     def status_text() -> str:
         state = handle.state
         name = "submitted" if state is None else state.name.lower()
-        return f"task {handle.task_id}: {name} · {elapsed_text(time.monotonic() - started)}"
+        return f"task {handle.task_id}: {name} · {elapsed_text(anyio.current_time() - started)}"
 
     result: Task | Exception | None = None
 
