@@ -27,7 +27,6 @@ from ._context import Context
 from ._exit import ExitCode, InContext, describe
 from ._jobs import Job, read_jobs
 from ._output import app_kind, table
-from ._progress import stderr_console
 from ._runner import RunJob, RunResult, journal_path, run_jobs
 
 #: Failed jobs listed by name in the text output; the rest are counted.
@@ -231,7 +230,7 @@ async def batch(ctx: Context) -> ExitCode:
                 for job in jobs
             ],
             title=f"a1art batch {jobs_file.name}",
-            console=stderr_console(ctx.stderr),
+            console=ctx.progress_console(),
             journal=SQLiteJournal(journal),
             concurrency=args.concurrency,
             download_to=args.out,

@@ -18,7 +18,7 @@ from .._models import App, FormType, Size, Task, TaskState
 from ._context import Context
 from ._exit import ExitCode
 from ._output import app_json, app_kind, cost_rule, table, task_json, upload_json
-from ._progress import stderr_console, wait_with_status
+from ._progress import wait_with_status
 
 
 def _example_command(app: App) -> str:
@@ -134,7 +134,7 @@ async def _finish(
     """
     Wait for (or query) a task, save its files with ``--out``, and print it.
     """
-    console = stderr_console(ctx.stderr)
+    console = ctx.progress_console()
     if wait:
         try:
             task = await wait_with_status(handle, console, timeout=ctx.timeout)

@@ -11,11 +11,13 @@ import sys
 from typing import TextIO
 
 import httpx
+from rich.console import Console
 
 from .._client import AsyncClient
 from .._polling import PollPolicy
 from ._exit import UsageError
 from ._output import Output
+from ._progress import stderr_console
 
 #: Loggers whose records ``-v`` shows.
 _LOGGERS = ("a1art_async", "httpx")
@@ -144,6 +146,12 @@ class Context:
             poll_policy=scaled_policy(self.args.time_scale),
             transport=self.transport,
         )
+
+    def progress_console(self) -> Console:
+        """
+        The console on stderr that progress is shown on (never animated with ``-v``).
+        """
+        return stderr_console(self.stderr, plain=bool(self.args.verbose))
 
     @property
     def timeout(self) -> float | None:

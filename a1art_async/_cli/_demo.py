@@ -26,7 +26,6 @@ from ..testing import Emulator, Faults, apps, png_bytes
 from ._batch import outcome_json, print_summary
 from ._context import Context, scaled_policy
 from ._exit import ExitCode
-from ._progress import stderr_console
 from ._runner import RunJob, run_jobs
 
 DEMO_KEY = "demo-key"
@@ -162,7 +161,7 @@ async def demo(ctx: Context) -> ExitCode:
             client,
             jobs,
             title=f"a1art demo · built-in emulator · time x{scale:g}",
-            console=stderr_console(ctx.stderr),
+            console=ctx.progress_console(),
             journal=MemoryJournal(),
             concurrency=4,
             download_to=out,

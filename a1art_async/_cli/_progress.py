@@ -272,11 +272,18 @@ def outcome_text(outcome: BatchOutcome, group: str) -> Text:
     return line
 
 
-def stderr_console(stream: TextIO) -> Console:
+def stderr_console(stream: TextIO, *, plain: bool = False) -> Console:
     """
-    The console progress is drawn on.
+    The console progress is drawn on; *plain* never animates (``-v``: log lines and a
+    redrawn display do not mix).
     """
-    return Console(file=stream, stderr=True, highlight=False, soft_wrap=True)
+    return Console(
+        file=stream,
+        stderr=True,
+        highlight=False,
+        soft_wrap=True,
+        force_terminal=False if plain else None,
+    )
 
 
 def animated(console: Console) -> bool:
