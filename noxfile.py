@@ -56,8 +56,8 @@ def demo(session: nox.Session) -> None:
     """
     The README's main job: a batch against the built-in emulator, no API key needed.
     """
-    session.install("-e", ".")
-    session.run("python", "examples/roundtrip.py")
+    session.install("-e", ".[cli]")
+    session.run("a1art", "demo", *session.posargs)
 
 
 @nox.session(python=PYTHON)
