@@ -48,6 +48,7 @@ from ._generation import GenerateArgs, GenerateOptions, submit_checked, upload_a
 from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
 from ._logging import logger
 from ._models import App, Language, Size, Task, Upload
+from ._retry import before_spend
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -293,7 +294,7 @@ class Batch:
     # One job -------------------------------------------------------------------------
 
     def _emit(self, outcome: BatchOutcome) -> None:
-        if outcome.from_journal:
+        if outcome.from_journal and outcome.state is not JobState.UNKNOWN:
             self._counts["skipped"] += 1
         else:
             self._counts[outcome.state.value if outcome.state.is_final else "failed"] += 1
@@ -377,8 +378,17 @@ class Batch:
         self._committed += cost
         try:
             uploads = await upload_all(client, checked)
-            await self._record(job.key, JobState.SUBMITTING, cost=cost)
-            handle = await submit_checked(client, app, job.args, checked, uploads, self._language)
+
+            async def sending() -> None:
+                await self._record(job.key, JobState.SUBMITTING, cost=cost)
+
+            marker = before_spend.set(sending)
+            try:
+                handle = await submit_checked(
+                    client, app, job.args, checked, uploads, self._language
+                )
+            finally:
+                before_spend.reset(marker)
         except GenerationOutcomeUnknown as error:
             self._counts["spent"] += cost
             await self._record(job.key, JobState.UNKNOWN, cost=cost, error=_describe(error))

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
@@ -54,6 +54,7 @@ from ._retry import (
     Failure,
     RequestKind,
     RetryPolicy,
+    before_spend,
     classify,
     compute_backoff,
     parse_retry_after,
@@ -347,10 +348,11 @@ class AsyncClient:
         if self._closed:
             raise RuntimeError("the client is closed")
         url = f"{self.origin}{API_PREFIX}{path}"
+        hook = before_spend.get() if kind is RequestKind.SPEND else None
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, url, params, headers, json_body, files)
+                return await self._attempt(method, url, params, headers, json_body, files, hook)
             except _Attempt as failed:
                 decision = classify(kind, failed.failure)
                 final = decision is not Decision.RETRY or attempt >= self.retry.max_retries
@@ -384,6 +386,7 @@ class AsyncClient:
         headers: Mapping[str, str] | None,
         json_body: Any,
         files: Any,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Any:
         request = self._http.build_request(
             method,
@@ -396,6 +399,8 @@ class AsyncClient:
         limiter = self._limiter
         permit = await limiter.acquire()
         try:
+            if before_send is not None:
+                await before_send()
             try:
                 response = await self._http.send(request, stream=True, follow_redirects=False)
             except httpx.HTTPError as error:

@@ -14,9 +14,11 @@ Two pure functions carry the rules, so they can be tested without a network:
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import enum
 import time
+from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -35,6 +37,15 @@ class RequestKind(enum.Enum):
     UPLOAD = "upload"
     #: Generate and enhance: a repeat may be charged twice.
     SPEND = "spend"
+
+
+#: Awaited right before a request that spends credits leaves this process (after any
+#: wait for the rate limiter), once per attempt.  A batch sets it to journal the job as
+#: "submitting" only when a generate is really about to be sent, so a job cancelled while
+#: it still waited is not mistaken for one whose outcome is unknown.
+before_spend: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
+    "a1art_before_spend", default=None
+)
 
 
 class Failure(enum.Enum):

@@ -9,11 +9,14 @@ import collections
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import a1art_async as a1
 from a1art_async._journal import JobRecord, JobState, SQLiteJournal
 from a1art_async.testing import Emulator, apps, png_bytes
+
+from .conftest import API_KEY
 
 pytestmark = pytest.mark.anyio
 
@@ -213,3 +216,64 @@ async def test_keys_must_be_unique(client: a1.AsyncClient) -> None:
         with pytest.raises(a1.ValidationError, match="twice"):
             batch.add(apps.TEXT, key="same", prompt="y", style="Seaside Town", aspect="1:1")
         assert 1 == len([outcome async for outcome in batch])
+
+
+@pytest.mark.parametrize("real_backend", ["asyncio", "trio"])
+def test_a_job_cancelled_before_its_generate_left_is_not_unknown(
+    real_backend: str, tmp_path: Path
+) -> None:
+    """
+    Cancelling a batch while generates still wait for the rate limiter leaves those jobs
+    unjournaled, so the next run submits them instead of calling them outcome-unknown.
+    """
+    # Real time: the journal's worker threads would let a virtual clock jump past the
+    # moment between two permits that this test aims its cancellation at.
+    journal = tmp_path / "run.sqlite"
+    emulator = Emulator(api_key=API_KEY, time_scale=0.002)
+    slow = a1.RateLimit(initial=4.0, ceiling=4.0, floor=4.0, adaptive=False)
+
+    async def interrupted() -> None:
+        client = a1.AsyncClient(api_key=API_KEY, transport=emulator.transport(), rate_limit=slow)
+        async with client, anyio.create_task_group() as group:
+
+            async def cancel_between_permits() -> None:
+                while emulator.generate_calls() < 2:  # noqa: ASYNC110 - no event to wait on
+                    await anyio.sleep(0.005)
+                await anyio.sleep(0.1)  # permits come every 0.25 s
+                group.cancel_scope.cancel()
+
+            group.start_soon(cancel_between_permits)
+            await _run(client, 6, journal=journal)
+
+    async def resumed() -> list[a1.BatchOutcome]:
+        quick = a1.PollPolicy(first_delay=0.01, hint_fraction=0, interval=0.01, coalesce=0)
+        client = a1.AsyncClient(api_key=API_KEY, transport=emulator.transport(), poll_policy=quick)
+        async with client:
+            return await _run(client, 6, journal=journal)
+
+    anyio.run(interrupted, backend=real_backend)
+    states = [record.state for record in SQLiteJournal(journal).load().values()]
+    assert 2 == emulator.generate_calls()
+    assert JobState.SUBMITTING not in states
+    outcomes = anyio.run(resumed, backend=real_backend)
+    assert all(outcome.ok for outcome in outcomes)
+    assert 6 == emulator.generate_calls()
+
+
+async def test_rerun_summary_counts_unknown_jobs_as_unknown(
+    client: a1.AsyncClient, tmp_path: Path
+) -> None:
+    """
+    A job read back from the journal as outcome-unknown is counted as unknown, not skipped.
+    """
+    journal = tmp_path / "run.sqlite"
+    store = SQLiteJournal(journal)
+    store.put(JobRecord("job-0", JobState.SUBMITTING, cost=1))
+    store.close()
+    async with client, client.batch(journal=journal) as batch:
+        _text_job(batch, 0)
+        _text_job(batch, 1)
+        outcomes = [outcome async for outcome in batch]
+        summary = batch.summary
+    assert {JobState.UNKNOWN, JobState.DONE} == {o.state for o in outcomes}
+    assert (1, 1, 0) == (summary.done, summary.unknown, summary.skipped)

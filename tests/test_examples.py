@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_roundtrip_example_generates_two_images() -> None:
     """
-    The README's first command ends with a completed task and two result URLs.
+    The round-trip example ends with a completed task and two result URLs.
     """
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "roundtrip.py")],
