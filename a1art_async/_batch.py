@@ -46,6 +46,7 @@ from ._exceptions import (
 )
 from ._generation import GenerateArgs, GenerateOptions, submit_checked, upload_all
 from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
+from ._limiter import Priority, request_priority
 from ._logging import logger
 from ._models import App, Language, Size, Task, Upload
 from ._retry import before_spend
@@ -214,8 +215,11 @@ class Batch:
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
-        for _ in range(self._concurrency):
-            group.start_soon(self._worker)
+        # A batch is bulk work: a web request or a single wait on the same client goes
+        # first at the rate limiter (the workers' tasks, and theirs, inherit this).
+        with request_priority(Priority.BULK):
+            for _ in range(self._concurrency):
+                group.start_soon(self._worker)
         return self
 
     async def __aexit__(

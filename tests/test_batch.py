@@ -230,7 +230,7 @@ def test_a_job_cancelled_before_its_generate_left_is_not_unknown(
     # moment between two permits that this test aims its cancellation at.
     journal = tmp_path / "run.sqlite"
     emulator = Emulator(api_key=API_KEY, time_scale=0.002)
-    slow = a1.RateLimit(initial=4.0, ceiling=4.0, floor=4.0, adaptive=False)
+    slow = a1.RateLimit(initial=1.0, ceiling=1.0, floor=1.0, adaptive=False)
 
     async def interrupted() -> None:
         client = a1.AsyncClient(api_key=API_KEY, transport=emulator.transport(), rate_limit=slow)
@@ -239,7 +239,7 @@ def test_a_job_cancelled_before_its_generate_left_is_not_unknown(
             async def cancel_between_permits() -> None:
                 while emulator.generate_calls() < 2:  # noqa: ASYNC110 - no event to wait on
                     await anyio.sleep(0.005)
-                await anyio.sleep(0.1)  # permits come every 0.25 s
+                await anyio.sleep(0.3)  # permits come every second
                 group.cancel_scope.cancel()
 
             group.start_soon(cancel_between_permits)
