@@ -6,14 +6,11 @@ backends; and its ``--demo``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import anyio
@@ -22,7 +19,8 @@ import pytest
 from a1art_async import AsyncClient, BatchOutcome
 from a1art_async.testing import Emulator
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "batch_from_csv.py"
+from ._examples import load_example
+
 KEY = "csv-test-key"
 ROWS = 240
 #: A RAM-backed directory when there is one: the journal commits durably on every write,
@@ -30,17 +28,7 @@ ROWS = 240
 FAST_TMP = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_batch_from_csv", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-example = _load()
+example = load_example("batch_from_csv")
 
 
 @pytest.fixture

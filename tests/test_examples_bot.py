@@ -6,11 +6,7 @@ example's ``main``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import anyio
@@ -19,21 +15,12 @@ import pytest
 from a1art_async import AsyncClient, PollPolicy
 from a1art_async.testing import Emulator, Faults, png_bytes
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bot.py"
+from ._examples import load_example
+
 KEY = "bot-test-key"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_bot", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bot = _load()
+bot = load_example("bot")
 
 
 @pytest.fixture

@@ -5,14 +5,11 @@ the in-process emulator, in virtual time on both backends.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import anyio
@@ -22,21 +19,13 @@ import pytest
 from a1art_async import AsyncClient, PollPolicy
 from a1art_async.testing import Emulator, apps, png_bytes
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "web_app.py"
+from ._examples import EXAMPLES, load_example
+
+EXAMPLE = EXAMPLES / "web_app.py"
 KEY = "web-test-key"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_web_app", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-web_app = _load()
+web_app = load_example("web_app")
 
 
 @pytest.fixture
