@@ -165,12 +165,12 @@ class AsyncClient:
         self._limiter = Limiter(budget, limits.max_connections or 100)
         self._random = random.Random()
         self._closed = False
-        self.apps = Apps(self)
-        self.images = Images(self)
-        self.tasks = Tasks(self)
+        self._apps = Apps(self)
+        self._images = Images(self)
+        self._tasks = Tasks(self)
         self.app_cache = AppCache()
         self.poll_policy = poll_policy or PollPolicy()
-        self._scheduler = Scheduler(self.tasks._fetch, self.poll_policy, rng=self._random)
+        self._scheduler = Scheduler(self._tasks._fetch, self.poll_policy, rng=self._random)
         self._scheduler_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -225,6 +225,29 @@ class AsyncClient:
         self._scheduler.stop()
         if self._owns_http:
             await self._http.aclose()
+
+    @property
+    def apps(self) -> Apps:
+        """
+        App details: ``await client.apps.get(app_id)``.
+        """
+        return self._apps
+
+    @property
+    def images(self) -> Images:
+        """
+        Uploads, generation and enhancement: ``client.images.upload``, ``generate``,
+        ``enhance``, ``submit`` and ``submit_enhance``.
+        """
+        return self._images
+
+    @property
+    def tasks(self) -> Tasks:
+        """
+        Task status and waiting: ``client.tasks.get``, ``wait``, ``as_completed``,
+        ``track`` and ``resume``.
+        """
+        return self._tasks
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
+import secrets
 from pathlib import Path
 
 import anyio
@@ -109,6 +109,23 @@ async def download(
             await anyio.sleep(delay)
 
 
+def _create_part_file(folder: Path, stem: str) -> tuple[int, str]:
+    """
+    Create a new, empty temporary file beside the target, for writing.
+
+    Unlike ``tempfile.mkstemp`` (always 0600), the file is created with mode 0666 less
+    the process's umask, as any file the user saves: 0644 under the usual umask 022.
+    """
+    for _ in range(100):
+        name = folder / f".{stem}.{secrets.token_hex(6)}.part"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(name, flags, 0o666), str(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {stem!r} in {folder}")
+
+
 class _Transient(Exception):
     def __init__(self, reason: str, status: int | None = None) -> None:
         super().__init__(reason)
@@ -136,7 +153,7 @@ async def _download_once(
             # Content-Length is not the file the server described.
             limit = max_bytes if announced is None else announced
             target = folder / (stem + extension_for(response.headers.get("content-type"), url))
-            fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".part")
+            fd, temp_name = _create_part_file(folder, stem)
             temp = anyio.Path(temp_name)
             try:
                 async with await anyio.open_file(fd, "wb") as out:

@@ -115,8 +115,7 @@ class TaskHandle:
         self._task: Task | None = None
 
     def __repr__(self) -> str:
-        state = "unknown" if self.state is None else self.state.name
-        return f"<TaskHandle {self.kind} {self.task_id} {state}>"
+        return f"<TaskHandle {self.kind} {self.task_id} {self.state.name}>"
 
     @property
     def submitted_at(self) -> dt.datetime:
@@ -126,11 +125,12 @@ class TaskHandle:
         return dt.datetime.fromtimestamp(self._submitted_wall, dt.UTC)
 
     @property
-    def state(self) -> TaskState | None:
+    def state(self) -> TaskState:
         """
-        The state the latest poll saw; ``None`` before any poll answered.
+        The state the latest poll saw; ``SUBMITTED`` before any poll answered (the task
+        exists: its id came back from the submission).
         """
-        return None if self._task is None else self._task.state
+        return TaskState.SUBMITTED if self._task is None else self._task.state
 
     @property
     def task(self) -> Task | None:

@@ -114,6 +114,13 @@ class TaskState(enum.IntEnum):
         """
         return self in (TaskState.COMPLETED, TaskState.FAILED)
 
+    def __str__(self) -> str:
+        # The name says what the state is; the wire value is ``int(state)``.
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(self.name, spec)
+
 
 class Language(enum.StrEnum):
     """

@@ -5,6 +5,7 @@ Every endpoint through AsyncClient against the in-process emulator, in virtual t
 from __future__ import annotations
 
 import io
+import pydoc
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +322,13 @@ async def test_aclose_without_context_manager(emulator: Emulator) -> None:
     await client.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await client.apps.get(apps.FORM)
+
+
+def test_help_shows_the_resources() -> None:
+    """
+    help(AsyncClient) lists apps, images and tasks with what each is for.
+    """
+    text = pydoc.render_doc(a1.AsyncClient, renderer=pydoc.plaintext)
+    for name, words in (("apps", "App details"), ("images", "Uploads"), ("tasks", "Task status")):
+        assert name in text
+        assert words in text

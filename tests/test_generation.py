@@ -5,6 +5,8 @@ checks before any upload, the 324013 resubmit, costs, and saving results.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import anyio
@@ -245,3 +247,21 @@ def test_plain_task_cannot_download() -> None:
     task = a1.Task(task_id="t", state=a1.TaskState.COMPLETED, images=("https://x/a.png",))
     with pytest.raises(RuntimeError, match="client"):
         anyio.run(task.download, "/tmp")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+async def test_saved_results_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    """
+    A saved result gets the permissions any new file of the user gets: 0666 less the umask.
+    """
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"png", headers={"content-type": "image/png"})
+
+    previous = os.umask(umask)
+    try:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            path = await download(http, "https://cdn.example/a.png", tmp_path, "a")
+    finally:
+        os.umask(previous)
+    assert 0o666 & ~umask == stat.S_IMODE(path.stat().st_mode)

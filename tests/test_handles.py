@@ -72,7 +72,7 @@ async def test_submit_returns_a_handle_and_result_is_the_finished_task() -> None
         handle = await client.images.submit(request, app=app)
         before = handle.state
         task = await handle.result()
-    assert before is None
+    assert a1.TaskState.SUBMITTED is before
     assert a1.TaskState.COMPLETED is task.state
     assert handle.task_id == task.task_id
     assert a1.TaskState.COMPLETED is handle.state

@@ -220,6 +220,19 @@ def test_task_states() -> None:
     assert {a1.TaskState.COMPLETED, a1.TaskState.FAILED} == {s for s in a1.TaskState if s.is_final}
 
 
+def test_task_states_print_as_names() -> None:
+    """
+    A state prints as its name, in str() and f-strings; its wire value stays its int.
+    """
+    state = a1.TaskState.COMPLETED
+    assert ("COMPLETED", "COMPLETED", "COMPLETED ", 10) == (
+        str(state),
+        f"{state}",
+        f"{state:10}",
+        int(state),
+    )
+
+
 @given(
     moment=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
     state=st.sampled_from(list(a1.TaskState)),
