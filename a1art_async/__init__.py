@@ -122,6 +122,7 @@ from ._exceptions import (
 from ._exceptions import (
     VIPRequiredError as VIPRequiredError,
 )
+from ._forms import CostEstimate as CostEstimate
 from ._generation import GenerateOptions as GenerateOptions
 from ._handles import (
     Outcome as Outcome,
@@ -222,6 +223,7 @@ __all__ = [
     "BudgetExceededError",
     "CnetPart",
     "ConnectError",
+    "CostEstimate",
     "DescriptionPart",
     "DownloadError",
     "EnhanceRequest",

@@ -75,7 +75,8 @@ class BatchOutcome:
         task: The finished task, when it completed in this run.
         files: Saved result files, or the result URLs when nothing is downloaded.
         error: What ended a failed or unknown job.
-        cost: Credits the job was charged (estimated by the documented rules).
+        cost: The most the job can have been charged (the estimate's ``high``, by the
+            documented rules), which the budget reserved for it.
         from_journal: The job had ended in an earlier run; nothing was sent for it now.
     """
 
@@ -100,6 +101,10 @@ class BatchOutcome:
 class BatchSummary:
     """
     Counts for a batch run: ``skipped`` jobs had ended in an earlier run.
+
+    ``credits_spent`` is the most this run's submissions can have been charged (what
+    the budget reserved for them), ``credits_low`` the least: they differ only for apps
+    whose charge the docs leave open (see :class:`~a1art_async.CostEstimate`).
     """
 
     done: int
@@ -108,6 +113,7 @@ class BatchSummary:
     skipped: int
     credits_spent: int
     wall_time: float
+    credits_low: int = 0
 
 
 @attrs.frozen
@@ -188,7 +194,14 @@ class Batch:
         self._keys: set[str] = set()
         self._unfinished = 0
         self._committed = 0
-        self._counts = {"done": 0, "failed": 0, "unknown": 0, "skipped": 0, "spent": 0}
+        self._counts = {
+            "done": 0,
+            "failed": 0,
+            "unknown": 0,
+            "skipped": 0,
+            "spent": 0,
+            "spent_low": 0,
+        }
         self._started = 0.0
         self._group: TaskGroup | None = None
         self._jobs_send: MemoryObjectSendStream[_Job]
@@ -293,6 +306,7 @@ class Batch:
             skipped=self._counts["skipped"],
             credits_spent=self._counts["spent"],
             wall_time=time.monotonic() - self._started,
+            credits_low=self._counts["spent_low"],
         )
 
     # One job -------------------------------------------------------------------------
@@ -371,7 +385,9 @@ class Batch:
             await self._record(job.key, JobState.FAILED, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
             return
-        cost = checked.cost
+        estimate = checked.cost
+        # The budget reserves the most the job can be charged (see CostEstimate).
+        cost = estimate.high
         if self._budget is not None and self._committed + cost > self._budget:
             over = BudgetExceededError(
                 f"job {job.key} costs {cost} credits; the budget of {self._budget} has "
@@ -395,6 +411,7 @@ class Batch:
                 before_spend.reset(marker)
         except GenerationOutcomeUnknown as error:
             self._counts["spent"] += cost
+            self._counts["spent_low"] += estimate.low
             await self._record(job.key, JobState.UNKNOWN, cost=cost, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.UNKNOWN, error=error, cost=cost))
             return
@@ -407,6 +424,7 @@ class Batch:
             self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
             return
         self._counts["spent"] += cost
+        self._counts["spent_low"] += estimate.low
         await self._record(job.key, JobState.SUBMITTED, task_id=handle.task_id, cost=cost)
         assert self._group is not None
         self._group.start_soon(self._finish, job, handle, cost)

@@ -41,6 +41,7 @@ from ._exceptions import (
     ValidationError,
     api_error,
 )
+from ._forms import CostEstimate
 from ._generation import AppCache, GenerateArgs, GenerateOptions, cost_of
 from ._generation import generate as generate_by_meaning
 from ._journal import JournalStore
@@ -290,10 +291,15 @@ class AsyncClient:
 
     async def estimate_cost(
         self, app: App | str | None = None, *, count: int = 1, enhances: int = 0
-    ) -> int:
+    ) -> CostEstimate:
         """
         Credits a generation (and/or enhances) will cost, by the documented rules: form
         apps 1 per image, node apps their ``cost``, videos 10, enhance 3.
+
+        The docs do not say how to tell a node app from a form app (their own form app
+        carries a ``cost``), so for an app with a ``cost`` the estimate is a range:
+        ``low``, ``high`` (``count * max(1, cost)``, what budgets reserve) and ``exact``
+        false.  Without a ``cost`` it is exact.
         """
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValidationError("count", f"must be a positive integer, got {count!r}")

@@ -17,7 +17,7 @@ import anyio
 import attrs
 
 from ._exceptions import AppVersionOutdatedError
-from ._forms import ENHANCE_COST, ImageArg, Plan, estimate_cost, plan
+from ._forms import ENHANCE_COST, CostEstimate, ImageArg, Plan, estimate_cost, plan
 from ._logging import logger
 from ._models import App, Language, Size, Upload
 
@@ -82,7 +82,8 @@ class GenerateOptions(TypedDict, total=False):
             that input's prompt.
         style: A style's name (any case) or id.
         aspect: ``"16:9"``, a sizeId, or a :class:`~a1art_async.Size`.
-        count: Images to generate, 1-4 (1 for node and video apps).
+        count: Images to generate, 1-4 (node and video apps make one per request;
+            the server refuses more, at no charge).
     """
 
     image: ImageArg | None
@@ -205,8 +206,9 @@ async def submit_checked(
         return await client.images.submit(rebuilt.request(uploads), app=fresh)
 
 
-def cost_of(app: App | None, count: int = 1, enhances: int = 0) -> int:
+def cost_of(app: App | None, count: int = 1, enhances: int = 0) -> CostEstimate:
     """
     Credits for *count* images of *app* plus *enhances* enhances.
     """
-    return (estimate_cost(app, count) if app is not None else 0) + ENHANCE_COST * enhances
+    generation = estimate_cost(app, count) if app is not None else CostEstimate.exactly(0)
+    return generation + CostEstimate.exactly(ENHANCE_COST * enhances)

@@ -204,7 +204,9 @@ class App:
     An app's details, as returned by ``GET /apps/{appId}``.
 
     ``process_time`` is the app's recent average generation time in seconds (the wire
-    sends a string); ``cost`` is set for node-based apps (credits per generation).
+    sends a string).  ``cost`` is what the docs call "node app consumption credits"; the
+    docs' own form app carries it too, so it does not tell the app's kind (see
+    :class:`~a1art_async.CostEstimate`).
     """
 
     id: str
@@ -220,7 +222,8 @@ class App:
     @property
     def is_node_app(self) -> bool:
         """
-        Node-based apps carry a ``cost`` and generate one result per request.
+        Whether the app carries a ``cost``, as node apps do.  Form apps may carry one
+        too (the docs' example does), so this says "may be a node app", never "is".
         """
         return self.cost is not None
 

@@ -143,7 +143,10 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "backend": "+".join(sorted({r["backend"] for r in runs})),
                 "runs": len(runs),
                 **{k: sum(r[k] for r in runs) for k in ("jobs", "done", "failed", "unknown")},
-                **{k: sum(r[k] for r in runs) for k in ("credits_charged", "credits_estimated")},
+                **{
+                    k: sum(r[k] for r in runs)
+                    for k in ("credits_charged", "credits_estimated", "credits_estimated_low")
+                },
                 "generate_calls_per_job": max(r["generate_calls_per_job"] for r in runs),
                 "requests_per_job": sum(r["requests_per_job"] for r in runs) / len(runs),
                 "earliest_poll": min(polls) if polls else None,

@@ -71,7 +71,12 @@ async def test_every_job_ends_once_in_completion_order(
     assert all(o.ok for o in outcomes)
     assert 20 == emulator.generate_calls()
     assert (20, 0, 0) == (summary.done, summary.failed, summary.unknown)
-    assert emulator.charged() == summary.credits_spent == 5 * (2 + 1 + 2 + 10)
+    assert 5 * (2 + 1 + 2 + 10) == emulator.charged()
+    # The FORM app carries a cost, as in the docs, so its charge is only bounded.
+    assert (5 * (2 + 1 + 1 + 1), 5 * (2 + 2 + 2 + 10)) == (
+        summary.credits_low,
+        summary.credits_spent,
+    )
     suffixes = collections.Counter(Path(f).suffix for o in outcomes for f in o.files)
     assert {".png": 20, ".mp4": 5} == dict(suffixes)
 

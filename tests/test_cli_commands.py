@@ -118,8 +118,8 @@ async def test_api_errors_print_one_line_and_exit_3(emulator: Emulator) -> None:
 @pytest.mark.anyio
 async def test_input_the_sdk_refuses_is_a_usage_error(emulator: Emulator, pet: Path) -> None:
     """
-    A missing file, a missing image, an unknown style and too many images exit 2 with a
-    line naming the field and the choices, and nothing is uploaded or spent.
+    A missing file, a missing image and an unknown style exit 2 with a line naming the
+    field and the choices, and nothing is uploaded or spent.
     """
     runs = [
         await a1art(emulator, "upload", str(pet.with_name("missing.png"))),
@@ -128,17 +128,27 @@ async def test_input_the_sdk_refuses_is_a_usage_error(emulator: Emulator, pet: P
             emulator, "generate", apps.FORM, "--image", str(pet), "--prompt", "cat",
             "--style", "Oil", "--aspect", "1:1",
         ),
-        await a1art(
-            emulator, "generate", apps.NODE, "--image", str(pet), "--prompt", "x", "--count", "2"
-        ),
     ]  # fmt: skip
-    assert [ExitCode.USAGE] * 4 == [run.code for run in runs]
+    assert [ExitCode.USAGE] * 3 == [run.code for run in runs]
     assert all(1 == len(run.stderr.splitlines()) for run in runs)
     assert "no such file" in runs[0].stderr
     assert "needs an image" in runs[1].stderr
     assert "'High Quality Anmie', 'Watercolor', '3D Cartoon'" in runs[2].stderr
-    assert "one result per request" in runs[3].stderr
     assert [] == [entry for entry in emulator.journal if entry.endpoint in ("upload", "generate")]
+
+
+@pytest.mark.anyio
+async def test_a_count_the_server_refuses_costs_nothing(emulator: Emulator, pet: Path) -> None:
+    """
+    Two results of a node app are the server's to refuse (324011, exit 3), not a guess
+    of the CLI's; nothing is charged.
+    """
+    run = await a1art(
+        emulator, "generate", apps.NODE, "--image", str(pet), "--prompt", "x", "--count", "2"
+    )
+    assert (ExitCode.API, 1) == (run.code, len(run.stderr.splitlines()))
+    assert "324011" in run.stderr
+    assert 0 == emulator.charged()
 
 
 @pytest.mark.anyio

@@ -61,7 +61,7 @@ async def test_app_details_read_into_models(client: a1.AsyncClient) -> None:
     }
     assert "High Quality Anmie" in [style.name for style in app.styles]
     assert 22.0 == app.process_time
-    assert app.cost is None
+    assert 2 == app.cost
 
 
 async def test_every_seeded_app_kind(client: a1.AsyncClient) -> None:

@@ -38,8 +38,9 @@ async def test_form_app_matches_the_documented_example() -> None:
     assert (0, "success", "成功") == (payload["code"], payload["msg"], payload["msg_cn"])
     assert [
         "id", "versionId", "name", "formArr", "styleArr", "updateDate", "createDate",
-        "processTime",
+        "processTime", "cost",
     ] == list(info)  # fmt: skip
+    assert 2 == info["cost"]
     assert "1803632078862147586" == info["id"]
     assert "1803632078866341890" == info["versionId"]
     assert "Crazy Pet" == info["name"]
@@ -84,7 +85,7 @@ def _types(info: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("app_id", "types", "cost", "process_time"),
     [
-        (apps.FORM, ["cnet", "description", "style", "size"], None, "22"),
+        (apps.FORM, ["cnet", "description", "style", "size"], 2, "22"),
         (apps.TEXT, ["description", "style", "size"], None, "18"),
         (apps.NODE, ["cnet", "description"], 2, "35"),
         (apps.GROUP_PHOTO, ["cnet", "cnet", "style", "size"], None, "40"),
@@ -96,7 +97,7 @@ async def test_each_readable_app_has_its_forms_and_cost(
     app_id: str, types: list[str], cost: int | None, process_time: str
 ) -> None:
     """
-    Every readable seeded app lists its form types in order, and ``cost`` only on node/video.
+    Every readable seeded app lists its form types in order, and ``cost`` where it has one.
     """
     emu = Emulator()
     async with plain_client(emu) as c:

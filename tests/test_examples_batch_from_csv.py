@@ -79,7 +79,8 @@ async def test_an_interrupted_run_resumes_and_pays_once_per_row(workdir: Path) -
 @pytest.mark.anyio
 async def test_the_budget_stops_submitting_and_a_rerun_finishes(workdir: Path) -> None:
     """
-    With a budget of 30 credits only 30 rows are submitted; the rest fail as over budget
+    With a budget of 30 credits only the 15 rows it covers at their most are submitted
+    (the app carries a `cost` of 2, so each reserves 2); the rest fail as over budget
     without a request, and a rerun with a larger budget finishes them.
     """
     emulator = Emulator(api_key=KEY, balance=1000, seed=2)
@@ -87,9 +88,9 @@ async def test_the_budget_stops_submitting_and_a_rerun_finishes(workdir: Path) -
     example.write_sample(path, 80)
     async with AsyncClient(api_key=KEY, transport=emulator.transport()) as client:
         capped = await example.run_csv(client, path, journal=journal, budget=30)
-        rest = await example.run_csv(client, path, journal=journal, budget=100)
-    assert (30, 50) == (capped.done, capped.failed)
-    assert (80, 30, 50) == (rest.done, rest.earlier, rest.credits)
+        rest = await example.run_csv(client, path, journal=journal, budget=200)
+    assert (15, 65) == (capped.done, capped.failed)
+    assert (80, 15, 130) == (rest.done, rest.earlier, rest.credits)
     assert 80 == emulator.generate_calls()
 
 

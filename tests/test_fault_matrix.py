@@ -68,7 +68,8 @@ async def test_the_baseline_cell_does_everything(tmp_path: Path) -> None:
         figures.requests_per_job,
         figures.tasks,
     )
-    assert figures.credits_estimated == figures.credits_charged == emulator.charged()
+    assert figures.credits_charged == emulator.charged()
+    assert figures.credits_estimated_low <= figures.credits_charged <= figures.credits_estimated
     assert figures.earliest_poll is not None
     assert figures.earliest_poll >= 5.0 - 1e-6
 

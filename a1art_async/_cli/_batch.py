@@ -21,6 +21,7 @@ from rich.console import Console
 from .._batch import BatchOutcome
 from .._client import AsyncClient
 from .._exceptions import APIError
+from .._forms import CostEstimate
 from .._journal import JobState, SQLiteJournal
 from .._models import App
 from ._context import Context
@@ -169,28 +170,37 @@ def _ended_in_journal(path: Path, jobs: Sequence[Job]) -> set[str]:
 async def _estimate(
     ctx: Context, client: AsyncClient, jobs: Sequence[Job], apps: Mapping[str, App], journal: Path
 ) -> ExitCode:
-    per_app: dict[str, list[int]] = {app_id: [0, 0] for app_id in apps}
+    zero = CostEstimate.exactly(0)
+    per_app: dict[str, tuple[int, CostEstimate]] = {app_id: (0, zero) for app_id in apps}
     ended = _ended_in_journal(journal, jobs)
-    remaining_jobs = remaining_credits = 0
+    remaining_jobs, remaining = 0, zero
     for job in jobs:
         credits = await client.estimate_cost(apps[job.app_id], count=job.count)
-        per_app[job.app_id][0] += 1
-        per_app[job.app_id][1] += credits
+        n, sum_so_far = per_app[job.app_id]
+        per_app[job.app_id] = (n + 1, sum_so_far + credits)
         if job.key not in ended:
             remaining_jobs += 1
-            remaining_credits += credits
-    total = sum(credits for _, credits in per_app.values())
+            remaining += credits
+    total = sum((credits for _, credits in per_app.values()), zero)
     document = {
         "jobs": len(jobs),
-        "credits": total,
+        "credits": total.high,
+        "credits_low": total.low,
         "apps": [
-            {"app_id": app_id, "name": apps[app_id].name, "jobs": n, "credits": credits}
+            {
+                "app_id": app_id,
+                "name": apps[app_id].name,
+                "jobs": n,
+                "credits": credits.high,
+                "credits_low": credits.low,
+            }
             for app_id, (n, credits) in per_app.items()
         ],
         "journal": str(journal),
         "ended": len(ended),
         "remaining_jobs": remaining_jobs,
-        "remaining_credits": remaining_credits,
+        "remaining_credits": remaining.high,
+        "remaining_credits_low": remaining.low,
     }
 
     def text(console: Console) -> None:
@@ -202,7 +212,7 @@ async def _estimate(
         if ended:
             console.print(
                 f"{len(ended)} jobs had ended in {journal}: {remaining_jobs} jobs and "
-                f"{remaining_credits} credits left to run",
+                f"{remaining} credits left to run",
                 markup=False,
             )
 
@@ -248,6 +258,7 @@ async def batch(ctx: Context) -> ExitCode:
             "unknown": summary.unknown,
             "skipped": summary.skipped,
             "credits_spent": summary.credits_spent,
+            "credits_low": summary.credits_low,
             "wall_time": round(summary.wall_time, 3),
         },
         "journal": str(journal),

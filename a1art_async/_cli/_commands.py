@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from .._exceptions import TaskTimeoutError
+from .._forms import CostEstimate
 from .._handles import TaskHandle
 from .._models import App, FormType, Size, Task, TaskState
 from ._context import Context
@@ -111,7 +112,14 @@ async def upload(ctx: Context) -> ExitCode:
     return ExitCode.OK
 
 
-def _submitted(ctx: Context, handle: TaskHandle, credits: int | None) -> ExitCode:
+def _credits_json(body: dict[str, Any], credits: CostEstimate | None) -> None:
+    if credits is not None:
+        body["credits"] = credits.high
+        body["credits_low"] = credits.low
+        body["credits_exact"] = credits.exact
+
+
+def _submitted(ctx: Context, handle: TaskHandle, credits: CostEstimate | None) -> ExitCode:
     token = handle.to_token()
 
     def text(console: Console) -> None:
@@ -122,14 +130,13 @@ def _submitted(ctx: Context, handle: TaskHandle, credits: int | None) -> ExitCod
         console.print(f"resume:  a1art task {shlex.quote(token)} --wait", markup=False)
 
     body: dict[str, Any] = {"task_id": handle.task_id, "token": token, "state": "submitted"}
-    if credits is not None:
-        body["credits"] = credits
+    _credits_json(body, credits)
     ctx.out.emit(body, text)
     return ExitCode.OK
 
 
 async def _finish(
-    ctx: Context, handle: TaskHandle, *, credits: int | None = None, wait: bool = True
+    ctx: Context, handle: TaskHandle, *, credits: CostEstimate | None = None, wait: bool = True
 ) -> ExitCode:
     """
     Wait for (or query) a task, save its files with ``--out``, and print it.
@@ -148,13 +155,14 @@ async def _finish(
     if ctx.args.out and task.state is TaskState.COMPLETED:
         files = await task.download(ctx.args.out)
     body: dict[str, Any] = {"task": task_json(task), "files": [str(path) for path in files]}
-    if credits is not None:
-        body["credits"] = credits
+    _credits_json(body, credits)
     ctx.out.emit(body, lambda out: _show_task(task, files, credits, out))
     return ExitCode.TASK_FAILED if task.state is TaskState.FAILED else ExitCode.OK
 
 
-def _show_task(task: Task, files: list[Path], credits: int | None, console: Console) -> None:
+def _show_task(
+    task: Task, files: list[Path], credits: CostEstimate | None, console: Console
+) -> None:
     rows = table("", "")
     rows.show_header = False
     rows.add_row("task", task.task_id)

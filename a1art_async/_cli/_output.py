@@ -83,13 +83,14 @@ def app_json(app: App) -> dict[str, Any]:
 
 def app_kind(app: App) -> str:
     """
-    What kind of app it is: node-based apps carry a ``cost`` per generation (image to
-    video apps are among them), group photos place several images by position.
+    What kind of app it is, as far as its details tell: group photos place several
+    images by position; an app with a ``cost`` may be a node app (or a video app), or a
+    form app (the docs' own form app carries one), so it is not called either.
     """
-    if app.is_node_app:
-        return "node"
     if app.is_group_photo:
         return "group photo"
+    if app.cost is not None:
+        return "form or node"
     return "form"
 
 
@@ -98,7 +99,10 @@ def cost_rule(app: App) -> str:
     The documented charge, in words.
     """
     if app.cost is not None:
-        return f"{app.cost} credits per generation"
+        return (
+            f"1 credit per image as a form app, {app.cost} credits per generation as a "
+            "node app (its details do not say which)"
+        )
     return "1 credit per image"
 
 

@@ -107,8 +107,10 @@ class App:
     """
     A published app as the emulator serves it.
 
-    ``cost`` is set for node and video apps (credits per generation); form apps cost one
-    credit per image and carry no ``cost`` field.
+    ``kind`` decides what a generation costs: node and video apps charge their ``cost``
+    per generation and make one result per request; form apps charge one credit per
+    image whatever ``cost`` says.  ``cost`` is served when set: the docs' own form app
+    (Crazy Pet) carries ``"cost": 2``, so a client cannot tell the kind from it.
     """
 
     id: str
@@ -201,6 +203,9 @@ _APPS: Final = (
         process_time=22,
         created="2024-06-20 11:32:52.0",
         updated="2024-06-20 19:51:55.0",
+        # As in the docs' example response ("Node app consumption credits"), although
+        # the app is a form app and is charged as one.
+        cost=2,
     ),
     App(
         id=apps.TEXT,
@@ -442,7 +447,7 @@ def app_info(
         cdn_origin: Where style cover images are served.
 
     Returns:
-        A dict in the documented key order; ``cost`` only for node and video apps.
+        A dict in the documented key order; ``cost`` only when the app has one.
     """
     info: dict[str, object] = {
         "id": app.id,

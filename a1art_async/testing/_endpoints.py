@@ -245,12 +245,14 @@ def generate(store: Store, faults: Faults, request: Request, key: str) -> tuple[
     count = _count(raw_num)
     if count is None:
         raise ApiError(codes.INVALID_PARAMS)
-    if not 1 <= count <= 4 or (app.cost is not None and count != 1):
+    # The kind decides, not the `cost` field: the docs' own form app carries one.
+    per_request = app.kind in ("node", "video")
+    if not 1 <= count <= 4 or (per_request and count != 1):
         raise ApiError(codes.QUANTITY)
 
     _check_forms(store, app, key, cnet, description, style_id, size_id)
 
-    cost = app.cost if app.cost is not None else count
+    cost = app.cost if per_request and app.cost is not None else count
     account = store.accounts[key]
     if account.balance < cost:
         raise ApiError(codes.BALANCE_INSUFFICIENT)
