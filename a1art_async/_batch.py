@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 import anyio
 import attrs
@@ -40,8 +40,12 @@ from ._exceptions import (
     A1ArtError,
     DownloadError,
     GenerationOutcomeUnknown,
+    RateLimitError,
     ResultExpiredError,
+    ServerError,
     TaskFailedError,
+    TransportError,
+    UnexpectedResponseError,
     ValidationError,
 )
 from ._generation import GenerateArgs, GenerateOptions, submit_checked, upload_all
@@ -49,7 +53,7 @@ from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal,
 from ._limiter import Priority, request_priority
 from ._logging import logger
 from ._models import App, Language, Size, Task, Upload
-from ._retry import before_spend
+from ._retry import spend_guard
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -216,7 +220,17 @@ class Batch:
     # Lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self._journal.open()
+        try:
+            await self._journal.open()
+        except BaseException:
+            # Cancelled (or the journal unreadable) before the batch began: __aexit__
+            # will not run, so nothing may be left open.
+            for stream in (self._jobs_send, self._jobs_receive, self._out_send):
+                stream.close()
+            self._out_receive.close()
+            with anyio.CancelScope(shield=True):
+                await self._journal.close()
+            raise
         # Credits recorded by earlier runs count against the budget too.
         self._committed = sum(
             record.cost
@@ -382,8 +396,7 @@ class Batch:
             )
             checked = job.args.plan(app)
         except A1ArtError as error:  # nothing was sent that could spend credits
-            await self._record(job.key, JobState.FAILED, error=_describe(error))
-            self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+            await self._unpaid_failure(job, error)
             return
         estimate = checked.cost
         # The budget reserves the most the job can be charged (see CostEstimate).
@@ -398,17 +411,13 @@ class Batch:
         self._committed += cost
         try:
             uploads = await upload_all(client, checked)
-
-            async def sending() -> None:
-                await self._record(job.key, JobState.SUBMITTING, cost=cost)
-
-            marker = before_spend.set(sending)
+            marker = spend_guard.set(_JournalGuard(self, job.key, cost))
             try:
                 handle = await submit_checked(
                     client, app, job.args, checked, uploads, self._language
                 )
             finally:
-                before_spend.reset(marker)
+                spend_guard.reset(marker)
         except GenerationOutcomeUnknown as error:
             self._counts["spent"] += cost
             self._counts["spent_low"] += estimate.low
@@ -420,14 +429,23 @@ class Batch:
             # left: nothing was charged (a charge that may have happened is the
             # GenerationOutcomeUnknown above).
             self._committed -= cost
-            await self._record(job.key, JobState.FAILED, error=_describe(error))
-            self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+            await self._unpaid_failure(job, error)
             return
         self._counts["spent"] += cost
         self._counts["spent_low"] += estimate.low
         await self._record(job.key, JobState.SUBMITTED, task_id=handle.task_id, cost=cost)
         assert self._group is not None
         self._group.start_soon(self._finish, job, handle, cost)
+
+    async def _unpaid_failure(self, job: _Job, error: A1ArtError) -> None:
+        """
+        End a job that failed before anything could be charged.  A failure that says
+        nothing about the job (the API unreachable, rate limited or failing) leaves it
+        pending in the journal, so running the batch again submits it; any other is final.
+        """
+        state = JobState.PENDING if isinstance(error, _TRANSIENT) else JobState.FAILED
+        await self._record(job.key, state, error=_describe(error))
+        self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
 
     async def _finish(self, job: _Job, handle: TaskHandle, cost: int) -> None:
         try:
@@ -488,6 +506,30 @@ class Batch:
             )
             saved.append(str(path))
         return tuple(saved)
+
+
+class _JournalGuard:
+    """
+    Journals a job as ``submitting`` right before its generate leaves, and back to
+    ``pending`` when an attempt provably was not charged.
+    """
+
+    __slots__ = ("batch", "cost", "key")
+
+    def __init__(self, batch: Batch, key: str, cost: int) -> None:
+        self.batch = batch
+        self.key = key
+        self.cost = cost
+
+    async def sending(self) -> None:
+        await self.batch._record(self.key, JobState.SUBMITTING, cost=self.cost)
+
+    async def unpaid(self) -> None:
+        await self.batch._record(self.key, JobState.PENDING)
+
+
+#: Failures that say nothing about a job itself: it stays pending for a later run.
+_TRANSIENT: Final = (TransportError, RateLimitError, ServerError, UnexpectedResponseError)
 
 
 class GenerationOutcomeUnknownFromJournal(A1ArtError):

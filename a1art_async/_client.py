@@ -12,9 +12,9 @@ import json
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 import anyio
 import httpx
@@ -55,10 +55,11 @@ from ._retry import (
     Failure,
     RequestKind,
     RetryPolicy,
-    before_spend,
+    SpendGuard,
     classify,
     compute_backoff,
     parse_retry_after,
+    spend_guard,
 )
 from ._streams import read_capped
 
@@ -377,13 +378,18 @@ class AsyncClient:
         if self._closed:
             raise RuntimeError("the client is closed")
         url = f"{self.origin}{API_PREFIX}{path}"
-        hook = before_spend.get() if kind is RequestKind.SPEND else None
+        guard = spend_guard.get() if kind is RequestKind.SPEND else None
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, url, params, headers, json_body, files, hook)
+                return await self._attempt(method, url, params, headers, json_body, files, guard)
             except _Attempt as failed:
                 decision = classify(kind, failed.failure)
+                if guard is not None and failed.failure in _UNPAID and failed.sending:
+                    # Say so before any wait: a cancellation from here on must not
+                    # leave the request looking as if it may have been charged.
+                    with anyio.CancelScope(shield=True):
+                        await guard.unpaid()
                 final = decision is not Decision.RETRY or attempt >= self.retry.max_retries
                 if final:
                     if decision is Decision.OUTCOME_UNKNOWN and spend is not None:
@@ -415,7 +421,7 @@ class AsyncClient:
         headers: Mapping[str, str] | None,
         json_body: Any,
         files: Any,
-        before_send: Callable[[], Awaitable[None]] | None = None,
+        guard: SpendGuard | None = None,
     ) -> Any:
         request = self._http.build_request(
             method,
@@ -428,28 +434,32 @@ class AsyncClient:
         limiter = self._limiter
         permit = await limiter.acquire()
         try:
-            if before_send is not None:
-                await before_send()
+            if guard is not None:
+                await guard.sending()
             try:
-                response = await self._http.send(request, stream=True, follow_redirects=False)
-            except httpx.HTTPError as error:
-                raise _Attempt.from_transport(error) from None
-            try:
-                body = await _read_bounded(response)
-            except httpx.HTTPError as error:
-                raise _Attempt.from_transport(error, sent=True) from None
-            finally:
-                await response.aclose()
-            if logger.isEnabledFor(logging.DEBUG):
-                shown = request.url.copy_with(query=None)
-                logger.debug("%s %s -> %d", method, shown, response.status_code)
-            try:
-                data = self._parse(response, body)
+                try:
+                    response = await self._http.send(request, stream=True, follow_redirects=False)
+                except httpx.HTTPError as error:
+                    raise _Attempt.from_transport(error) from None
+                try:
+                    body = await _read_bounded(response)
+                except httpx.HTTPError as error:
+                    raise _Attempt.from_transport(error, sent=True) from None
+                finally:
+                    await response.aclose()
+                if logger.isEnabledFor(logging.DEBUG):
+                    shown = request.url.copy_with(query=None)
+                    logger.debug("%s %s -> %d", method, shown, response.status_code)
+                try:
+                    data = self._parse(response, body)
+                except _Attempt as failed:
+                    if failed.failure is Failure.RATE_LIMITED:
+                        limiter.refused(permit, failed.retry_after)
+                    elif failed.failure is Failure.REJECTED:
+                        limiter.accepted(permit)  # a definitive answer: the rate was fine
+                    raise
             except _Attempt as failed:
-                if failed.failure is Failure.RATE_LIMITED:
-                    limiter.refused(permit, failed.retry_after)
-                elif failed.failure is Failure.REJECTED:
-                    limiter.accepted(permit)  # a definitive answer: the rate was fine
+                failed.sending = guard is not None
                 raise
             limiter.accepted(permit)
             return data
@@ -513,6 +523,11 @@ class AsyncClient:
         return text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
 
 
+#: Failures that prove an attempt was not charged: refused for the rate, rejected
+#: outright by the API, or never sent.
+_UNPAID: Final = frozenset({Failure.RATE_LIMITED, Failure.REJECTED, Failure.NOT_SENT})
+
+
 class _Attempt(Exception):
     """
     One failed attempt: the error to raise if it is not retried, and why it failed.
@@ -525,6 +540,8 @@ class _Attempt(Exception):
         self.failure = failure
         self.error = error
         self.retry_after = retry_after
+        #: Whether a spend guard was told this attempt was being sent.
+        self.sending = False
 
     @classmethod
     def from_transport(cls, error: httpx.HTTPError, *, sent: bool = False) -> _Attempt:

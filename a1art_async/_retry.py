@@ -18,7 +18,7 @@ import contextvars
 import email.utils
 import enum
 import time
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import attrs
 
@@ -39,12 +39,30 @@ class RequestKind(enum.Enum):
     SPEND = "spend"
 
 
-#: Awaited right before a request that spends credits leaves this process (after any
-#: wait for the rate limiter), once per attempt.  A batch sets it to journal the job as
-#: "submitting" only when a generate is really about to be sent, so a job cancelled while
-#: it still waited is not mistaken for one whose outcome is unknown.
-before_spend: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
-    "a1art_before_spend", default=None
+class SpendGuard(Protocol):
+    """
+    Told, around each attempt of a request that spends credits, whether it may have
+    been charged; a batch journals the job from it.
+    """
+
+    async def sending(self) -> None:
+        """
+        The request is about to leave this process (after any wait for the rate
+        limiter): from now on it may be charged.
+        """
+
+    async def unpaid(self) -> None:
+        """
+        The attempt provably was not charged: the server refused it for the rate or
+        rejected it outright, or the connection was never made.  Called (shielded from
+        cancellation) before any retry wait, so a job cancelled while it waits to be
+        sent again is not mistaken for one whose outcome is unknown.
+        """
+
+
+#: The guard of the spending request being sent in this context, if any.
+spend_guard: contextvars.ContextVar[SpendGuard | None] = contextvars.ContextVar(
+    "a1art_spend_guard", default=None
 )
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 import a1art_async as a1
-from a1art_async._journal import JobRecord, JobState, SQLiteJournal
+from a1art_async._journal import JobRecord, JobState, MemoryJournal, SQLiteJournal
 from a1art_async.testing import Emulator, apps, png_bytes
 
 from .conftest import API_KEY
@@ -282,3 +283,75 @@ async def test_rerun_summary_counts_unknown_jobs_as_unknown(
         summary = batch.summary
     assert {JobState.UNKNOWN, JobState.DONE} == {o.state for o in outcomes}
     assert (1, 1, 0) == (summary.done, summary.unknown, summary.skipped)
+
+
+class _RefuseFirstGenerates(httpx.AsyncBaseTransport):
+    """
+    Answers the first *refusals* generate requests with code 20000 (nothing acted on)
+    and passes everything else to the emulator, counting the generates it passed on.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, refusals: int) -> None:
+        self.inner = inner
+        self.refusals = refusals
+        self.forwarded = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/images/generate"):
+            if self.refusals > 0:
+                self.refusals -= 1
+                body = {"code": 20000, "msg": "too may request", "msg_cn": "", "data": None}
+                return httpx.Response(200, json=body)
+            self.forwarded += 1
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("stop_at", [round(0.05 * step, 2) for step in range(60)])
+async def test_a_cancelled_refused_generate_is_unknown_only_if_it_was_sent(
+    emulator: Emulator, stop_at: float
+) -> None:
+    """
+    Cancelling a batch at any moment of a generate that is refused (20000) twice and then
+    accepted leaves its job pending unless the generate really left, and never pending
+    once it did.
+    """
+    journal = MemoryJournal()
+    transport = _RefuseFirstGenerates(emulator.transport(), refusals=2)
+    client = a1.AsyncClient(
+        api_key=API_KEY,
+        transport=transport,
+        retry=a1.RetryPolicy(max_retries=5, initial=1.0, cap=1.0),
+        rate_limit=a1.RateLimit(adaptive=False),
+    )
+    async with client:
+        with anyio.move_on_after(stop_at):
+            await _run(client, 1, journal=journal)
+    record = journal.load().get("job-0")
+    state = None if record is None else record.state
+    may_have_been_charged = {JobState.SUBMITTING, JobState.UNKNOWN, JobState.SUBMITTED}
+    assert (transport.forwarded == 1) == (state in may_have_been_charged | {JobState.DONE})
+    assert transport.forwarded == emulator.generate_calls()
+
+
+async def test_a_job_failed_by_the_rate_limit_is_run_again(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    A job whose generate was refused (20000) until its retries ran out failed in that
+    run, but nothing was charged: its journal entry stays pending and the next run
+    submits it.
+    """
+    journal = tmp_path / "run.sqlite"
+    transport = _RefuseFirstGenerates(emulator.transport(), refusals=1)
+    refusing = a1.AsyncClient(
+        api_key=API_KEY, transport=transport, retry=a1.RetryPolicy(max_retries=0)
+    )
+    async with refusing:
+        first = await _run(refusing, 1, journal=journal)
+    states = [record.state for record in SQLiteJournal(journal).load().values()]
+    async with a1.AsyncClient(api_key=API_KEY, transport=transport) as client:
+        second = await _run(client, 1, journal=journal)
+    assert isinstance(first[0].error, a1.RateLimitError)
+    assert [JobState.PENDING] == states
+    assert (JobState.DONE, False) == (second[0].state, second[0].from_journal)
+    assert 1 == emulator.generate_calls()
