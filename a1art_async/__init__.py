@@ -14,6 +14,8 @@ from ._batch import BudgetExceededError as BudgetExceededError
 from ._client import (
     AsyncClient as AsyncClient,
 )
+from ._events import Event as Event
+from ._events import EventKind as EventKind
 from ._exceptions import (
     API_ERRORS as API_ERRORS,
 )
@@ -124,6 +126,8 @@ from ._exceptions import (
 )
 from ._forms import CostEstimate as CostEstimate
 from ._generation import GenerateOptions as GenerateOptions
+from ._handles import Completed as Completed
+from ._handles import Failed as Failed
 from ._handles import (
     Outcome as Outcome,
 )
@@ -222,11 +226,15 @@ __all__ = [
     "BatchSummary",
     "BudgetExceededError",
     "CnetPart",
+    "Completed",
     "ConnectError",
     "CostEstimate",
     "DescriptionPart",
     "DownloadError",
     "EnhanceRequest",
+    "Event",
+    "EventKind",
+    "Failed",
     "FileError",
     "Form",
     "FormType",

@@ -25,7 +25,8 @@ import json
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, Unpack
@@ -36,6 +37,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._download import download, safe_stem
+from ._events import Event, EventKind, Listener, Listeners
 from ._exceptions import (
     A1ArtError,
     DownloadError,
@@ -175,6 +177,7 @@ class Batch:
         budget: int | None = None,
         resubmit_unknown: bool = False,
         language: str | Language | None = None,
+        on_event: Listener | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency", f"must be a positive integer, got {concurrency!r}")
@@ -195,6 +198,12 @@ class Batch:
         self._budget = budget
         self._resubmit_unknown = resubmit_unknown
         self._language = language
+        self._listeners = Listeners()
+        if on_event is not None:
+            self._listeners.add(on_event)
+        # The jobs' tasks, so that the client's events about them carry the job's key.
+        self._keys_of: dict[str, str] = {}
+        self._stop_listening: Callable[[], None] | None = None
         self._keys: set[str] = set()
         self._unfinished = 0
         self._committed = 0
@@ -239,6 +248,7 @@ class Batch:
             and (record.task_id or record.state is not JobState.FAILED)
         )
         self._started = time.monotonic()
+        self._stop_listening = self._client._listeners.add(self._relay)
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
@@ -263,6 +273,8 @@ class Batch:
         try:
             return await self._group.__aexit__(exc_type, exc, tb)
         finally:
+            if self._stop_listening is not None:
+                self._stop_listening()
             self._out_send.close()
             self._jobs_receive.close()
             self._out_receive.close()
@@ -325,11 +337,53 @@ class Batch:
 
     # One job -------------------------------------------------------------------------
 
+    def listening(self, listener: Listener) -> AbstractContextManager[None]:
+        """
+        Call *listener* with every :class:`Event` of this batch while the block runs
+        (as ``on_event=`` does for the whole batch).
+
+        A batch's events carry the job's ``key``: ``SUBMITTED`` when a job's task was
+        created (or picked up from the journal), ``QUEUED`` and ``RUNNING`` as its polls
+        see them, ``RETRYING`` when a request fails and will be tried again (without a
+        key when it was not a poll: the API may be unreachable), and one final
+        ``DONE``, ``FAILED`` or ``UNKNOWN`` per job, with the error, as the job's
+        :class:`BatchOutcome` is yielded.
+        """
+        return self._listeners.listening(listener)
+
+    def _relay(self, event: Event) -> None:
+        """
+        The client's events that concern this batch, relabelled with the job's key.
+        """
+        if not self._listeners or event.kind.is_final:
+            return  # finals are the jobs' outcomes, emitted with them
+        if event.task_id is None:
+            if event.kind is EventKind.RETRYING:
+                self._listeners.emit(event)
+            return
+        key = self._keys_of.get(event.task_id)
+        if key is not None:
+            self._listeners.emit(attrs.evolve(event, key=key))
+
+    def _submitted(self, key: str, task_id: str) -> None:
+        self._keys_of[task_id] = key
+        if self._listeners:
+            self._listeners.emit(Event(EventKind.SUBMITTED, task_id, key=key))
+
     def _emit(self, outcome: BatchOutcome) -> None:
         if outcome.from_journal and outcome.state is not JobState.UNKNOWN:
             self._counts["skipped"] += 1
         else:
             self._counts[outcome.state.value if outcome.state.is_final else "failed"] += 1
+        if outcome.task_id is not None:
+            self._keys_of.pop(outcome.task_id, None)
+        if self._listeners:
+            kind = _FINAL_EVENT.get(outcome.state, EventKind.FAILED)
+            self._listeners.emit(
+                Event(
+                    kind, outcome.task_id, task=outcome.task, error=outcome.error, key=outcome.key
+                )
+            )
         self._out_send.send_nowait(outcome)
 
     async def _record(self, key: str, state: JobState, **fields: Any) -> JobRecord:
@@ -362,6 +416,7 @@ class Batch:
             return
         if record is not None and record.state is JobState.SUBMITTED and record.task_id:
             handle = self._client.tasks.track(record.task_id)
+            self._submitted(job.key, handle.task_id)
             assert self._group is not None
             self._group.start_soon(self._finish, job, handle, record.cost)
             return
@@ -434,6 +489,7 @@ class Batch:
         self._counts["spent"] += cost
         self._counts["spent_low"] += estimate.low
         await self._record(job.key, JobState.SUBMITTED, task_id=handle.task_id, cost=cost)
+        self._submitted(job.key, handle.task_id)
         assert self._group is not None
         self._group.start_soon(self._finish, job, handle, cost)
 
@@ -527,6 +583,13 @@ class _JournalGuard:
     async def unpaid(self) -> None:
         await self.batch._record(self.key, JobState.PENDING)
 
+
+#: The event that announces a job's outcome.
+_FINAL_EVENT: Final = {
+    JobState.DONE: EventKind.DONE,
+    JobState.FAILED: EventKind.FAILED,
+    JobState.UNKNOWN: EventKind.UNKNOWN,
+}
 
 #: Failures that say nothing about a job itself: it stays pending for a later run.
 _TRANSIENT: Final = (TransportError, RateLimitError, ServerError, UnexpectedResponseError)

@@ -13,6 +13,7 @@ import logging
 import os
 import random
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
@@ -28,6 +29,7 @@ from ._config import (
     Region,
     normalize_origin,
 )
+from ._events import Event, EventKind, Listener, Listeners
 from ._exceptions import (
     A1ArtError,
     ConnectError,
@@ -172,7 +174,10 @@ class AsyncClient:
         self._tasks = Tasks(self)
         self.app_cache = AppCache()
         self.poll_policy = poll_policy or PollPolicy()
-        self._scheduler = Scheduler(self._tasks._fetch, self.poll_policy, rng=self._random)
+        self._listeners = Listeners()
+        self._scheduler = Scheduler(
+            self._tasks._fetch, self.poll_policy, rng=self._random, listeners=self._listeners
+        )
         self._scheduler_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -251,6 +256,21 @@ class AsyncClient:
         """
         return self._tasks
 
+    def listening(self, listener: Listener) -> AbstractContextManager[None]:
+        """
+        Call *listener* with every :class:`Event` of this client while the block runs:
+        each task submitted, each state change its polls see (queued, running, done,
+        failed), and each failed request that will be tried again (``RETRYING``, with
+        the error: the API unreachable, say)::
+
+            with client.listening(lambda event: print(event.kind, event.task_id)):
+                ...
+
+        Listeners run on the event loop: keep them quick.  For one task or a few,
+        ``handle.events()`` and ``client.tasks.events(handles)`` are streams.
+        """
+        return self._listeners.listening(listener)
+
     @property
     def http(self) -> httpx.AsyncClient:
         """
@@ -318,6 +338,7 @@ class AsyncClient:
         budget: int | None = None,
         resubmit_unknown: bool = False,
         language: str | Language | None = None,
+        on_event: Listener | None = None,
     ) -> Batch:
         """
         A batch of generations: ``async with client.batch(...) as batch:``.
@@ -330,6 +351,8 @@ class AsyncClient:
             budget: Never submit a job that could take the credits spent over this.
             resubmit_unknown: Resubmit jobs whose earlier generate may have been charged.
             language: The language to read app details in.
+            on_event: Called with every :class:`Event` of the batch (each carries its
+                job's ``key``): see :meth:`Batch.listening`.
         """
         return Batch(
             self,
@@ -339,6 +362,7 @@ class AsyncClient:
             budget=budget,
             resubmit_unknown=resubmit_unknown,
             language=language,
+            on_event=on_event,
         )
 
     # The request path -------------------------------------------------------------
@@ -401,6 +425,8 @@ class AsyncClient:
                     jitter=self._random.random(),
                     retry_after=failed.retry_after,
                 )
+                if self._listeners:
+                    self._listeners.emit(Event(EventKind.RETRYING, error=failed.error))
                 logger.info(
                     "retrying %s %s in %.2f s (attempt %d of %d): %s",
                     method,

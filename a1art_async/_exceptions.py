@@ -397,13 +397,32 @@ class TaskFailedError(A1ArtError):
 class TaskTimeoutError(A1ArtError):
     """
     A wait passed its deadline; the task itself goes on and can be waited for again.
+
+    Attributes:
+        task_id: The task.
+        waited: Seconds the wait lasted.
+        last_state: The state the latest answered poll saw (``None``: none answered).
+        last_error: Why the latest poll failed, when it did (the API unreachable, say).
     """
 
-    def __init__(self, task_id: str, waited: float, last_state: Any = None) -> None:
-        super().__init__(f"task {task_id} not finished after waiting {waited:.1f} s")
+    def __init__(
+        self,
+        task_id: str,
+        waited: float,
+        last_state: Any = None,
+        *,
+        last_error: BaseException | None = None,
+    ) -> None:
+        text = f"task {task_id} not finished after waiting {waited:.1f} s"
+        if last_error is not None:
+            text += f"; the last poll failed: {last_error}"
+        elif last_state is None:
+            text += "; no poll was answered"
+        super().__init__(text)
         self.task_id = task_id
         self.waited = waited
         self.last_state = last_state
+        self.last_error = last_error
 
 
 class DownloadError(A1ArtError):

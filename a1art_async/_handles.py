@@ -4,8 +4,9 @@ Task handles: a submitted task's identity, what its latest poll saw, and a way t
 A :class:`TaskHandle` is cheap: waiting for it subscribes to the client's polling
 scheduler (see ``_polling.py``) and holding one polls nothing by itself.  Its identity
 travels between processes as a small versioned JSON token (:meth:`TaskHandle.to_token`,
-``client.tasks.resume(token)``).  :class:`Outcome` is what ``as_completed`` yields: the
-handle, and either the finished task or the error that ended the wait.
+``client.tasks.resume(token)``).  :data:`Outcome` is what ``as_completed`` yields: a
+:class:`Completed` with the finished task, or a :class:`Failed` with the error that
+ended the wait.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime as dt
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias
 
 import anyio
 import attrs
@@ -24,7 +25,11 @@ from ._exceptions import ValidationError
 from ._models import Task, TaskState
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from contextlib import AbstractAsyncContextManager
+
     from ._client import AsyncClient
+    from ._events import Event
 
 TaskKind = Literal["generate", "enhance"]
 
@@ -177,6 +182,24 @@ class TaskHandle:
         """
         return await self._client.tasks.wait(self, timeout=timeout)
 
+    def events(
+        self, *, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        """
+        Wait for the task and stream what happens to it::
+
+            async with handle.events() as events:
+                async for event in events:
+                    if event.kind is EventKind.RUNNING:
+                        await reply("drawing now...")
+
+        ``SUBMITTED`` (or where the latest poll saw it) first, then ``QUEUED`` and
+        ``RUNNING`` as the polls see them, ``RETRYING`` when a poll fails, and last
+        ``DONE`` (``event.task`` has the results) or ``FAILED`` (``event.error`` says
+        why); then the stream ends.  See ``client.tasks.events`` for several tasks.
+        """
+        return self._client.tasks.events([self], timeout=timeout)
+
     async def refresh(self) -> Task:
         """
         Query the task once, now, outside the schedule, and update :attr:`state`.
@@ -245,26 +268,35 @@ class TaskHandle:
         )
 
 
-def _exactly_one(instance: Outcome, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if (instance.task is None) == (instance.error is None):
-        raise ValueError("an Outcome holds either a task or an error")
-
-
 @attrs.frozen
-class Outcome:
+class Completed:
     """
-    How waiting for one task ended, as ``as_completed`` yields it.
+    A wait that ended with the task finished (state 10), as ``as_completed`` yields it.
+
+    ``ok`` is ``True`` as a literal type, so ``outcome.task if outcome.ok else
+    outcome.error`` narrows under a type checker (see :data:`Outcome`).
 
     Attributes:
         handle: The task's handle.
-        task: The finished task (state 10), when it succeeded.
-        error: Why it did not: :class:`TaskFailedError` (state 20),
-            :class:`TaskTimeoutError`, or the error a poll was answered with.
+        task: The finished task, with its results.
     """
 
     handle: TaskHandle
-    task: Task | None = None
-    error: Exception | None = attrs.field(default=None, validator=_exactly_one)
+    task: Task
+
+    @property
+    def ok(self) -> Literal[True]:
+        """
+        ``True``: the task completed.
+        """
+        return True
+
+    @property
+    def error(self) -> None:
+        """
+        ``None``: nothing went wrong.
+        """
+        return None
 
     @property
     def task_id(self) -> str:
@@ -273,18 +305,56 @@ class Outcome:
         """
         return self.handle.task_id
 
-    @property
-    def ok(self) -> bool:
-        """
-        Whether the task completed.
-        """
-        return self.error is None
-
     def unwrap(self) -> Task:
         """
-        The finished task, or raise the error.
+        The finished task.
         """
-        if self.error is not None:
-            raise self.error
-        assert self.task is not None  # guaranteed by the validator
         return self.task
+
+
+@attrs.frozen
+class Failed:
+    """
+    A wait that ended without results, as ``as_completed`` yields it.
+
+    Attributes:
+        handle: The task's handle.
+        error: Why: :class:`TaskFailedError` (state 20), :class:`TaskTimeoutError`, or
+            the error a poll was answered with.
+    """
+
+    handle: TaskHandle
+    error: Exception
+
+    @property
+    def ok(self) -> Literal[False]:
+        """
+        ``False``: see :attr:`error`.
+        """
+        return False
+
+    @property
+    def task(self) -> None:
+        """
+        ``None``: no finished task.
+        """
+        return None
+
+    @property
+    def task_id(self) -> str:
+        """
+        The task's id.
+        """
+        return self.handle.task_id
+
+    def unwrap(self) -> NoReturn:
+        """
+        Raise the error.
+        """
+        raise self.error
+
+
+#: How waiting for one task ended: :class:`Completed` or :class:`Failed`.  Both have
+#: ``handle``, ``task_id``, ``ok``, ``task``, ``error`` and ``unwrap()``; checking
+#: ``outcome.ok`` narrows the type, so ``outcome.task`` is a ``Task`` where it is true.
+Outcome: TypeAlias = Completed | Failed

@@ -32,6 +32,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._config import Region
+from ._events import Event, EventKind, Listeners
 from ._exceptions import (
     RateLimitError,
     ServerError,
@@ -40,7 +41,7 @@ from ._exceptions import (
     TransportError,
     UnexpectedResponseError,
 )
-from ._handles import Outcome, TaskHandle
+from ._handles import Completed, Failed, Outcome, TaskHandle
 from ._limiter import Priority, polling, waiting_priority
 from ._logging import logger
 from ._models import Task, TaskState
@@ -247,7 +248,7 @@ class _Entry:
     One task being polled: when next, how the polls went, and who waits.
     """
 
-    __slots__ = ("due", "hint", "region", "state", "submitted", "subs", "task_id")
+    __slots__ = ("due", "hint", "last_error", "region", "state", "submitted", "subs", "task_id")
 
     def __init__(self, task_id: str, region: Region, submitted: float, hint: float | None):
         self.task_id = task_id
@@ -256,6 +257,8 @@ class _Entry:
         self.hint = hint
         self.due = 0.0
         self.state: TaskState | None = None
+        # Why the latest poll failed, until one succeeds: a wait that times out says it.
+        self.last_error: Exception | None = None
         self.subs: list[Subscription] = []
 
     def __lt__(self, other: _Entry) -> bool:
@@ -301,10 +304,18 @@ class Scheduler:
     ``RuntimeError`` outcome.
     """
 
-    def __init__(self, fetch: Fetch, policy: PollPolicy, *, rng: random.Random | None = None):
+    def __init__(
+        self,
+        fetch: Fetch,
+        policy: PollPolicy,
+        *,
+        rng: random.Random | None = None,
+        listeners: Listeners | None = None,
+    ):
         self._fetch = fetch
         self.policy = policy
         self._rng = rng or random.Random()
+        self._listeners = Listeners() if listeners is None else listeners
         self._entries: dict[str, _Entry] = {}
         self._due: list[_Entry] = []
         self._deadlines: list[Subscription] = []
@@ -489,8 +500,10 @@ class Scheduler:
                 continue
             sub.entry = None
             entry.subs.remove(sub)
-            error = TaskTimeoutError(entry.task_id, now - sub.started, entry.state)
-            sub.sink.deliver(Outcome(sub.handle, error=error))
+            error = TaskTimeoutError(
+                entry.task_id, now - sub.started, entry.state, last_error=entry.last_error
+            )
+            sub.sink.deliver(Failed(sub.handle, error))
         due = self._due
         limit = self.policy.max_concurrent
         while due and due[0].due <= now and self._in_flight < limit:
@@ -528,13 +541,23 @@ class Scheduler:
         self, entry: _Entry, sent: float, task: Task | None, error: Exception | None
     ) -> None:
         subs = entry.subs
+        listeners = self._listeners
         if task is not None:
+            changed = task.state is not entry.state
             entry.state = task.state
+            entry.last_error = None
             for sub in subs:
                 sub.handle.observe(task)
+            if changed and listeners:
+                listeners.emit(Event(_EVENT_OF[task.state], entry.task_id, task=task))
         final = task is not None and task.is_final
-        if error is not None and not isinstance(error, _TRANSIENT):
-            final = True
+        if error is not None:
+            entry.last_error = error
+            if not isinstance(error, _TRANSIENT):
+                final = True
+            if listeners:
+                kind = EventKind.FAILED if final else EventKind.RETRYING
+                listeners.emit(Event(kind, entry.task_id, error=error))
         if final:
             del self._entries[entry.task_id]
             entry.subs = []
@@ -543,7 +566,8 @@ class Scheduler:
                 if task is not None:
                     sub.sink.deliver(_final_outcome(sub.handle, task))
                 else:
-                    sub.sink.deliver(Outcome(sub.handle, error=error))
+                    assert error is not None  # final without a task: the poll's error
+                    sub.sink.deliver(Failed(sub.handle, error))
             return
         if not subs:
             del self._entries[entry.task_id]
@@ -570,13 +594,22 @@ class Scheduler:
             for sub in subs:
                 sub.entry = None
                 error = RuntimeError(f"the client closed before task {entry.task_id} finished")
-                sub.sink.deliver(Outcome(sub.handle, error=error))
+                sub.sink.deliver(Failed(sub.handle, error))
+
+
+#: The event a poll that sees a task in a new state emits.
+_EVENT_OF: Final = {
+    TaskState.SUBMITTED: EventKind.QUEUED,
+    TaskState.RUNNING: EventKind.RUNNING,
+    TaskState.COMPLETED: EventKind.DONE,
+    TaskState.FAILED: EventKind.FAILED,
+}
 
 
 def _final_outcome(handle: TaskHandle, task: Task) -> Outcome:
     if task.state is TaskState.FAILED:
-        return Outcome(handle, error=TaskFailedError(task))
-    return Outcome(handle, task=task)
+        return Failed(handle, TaskFailedError(task))
+    return Completed(handle, task)
 
 
 class _Channel:
@@ -632,6 +665,94 @@ async def as_completed(
     try:
         with receive:
             for handle in unique.values():
+                subs.append(scheduler.subscribe(handle, sink, timeout=timeout))
+            del unique
+            yield receive
+    finally:
+        for sub in subs:
+            scheduler.unsubscribe(sub)
+        send.close()
+
+
+class _EventSink:
+    """
+    The sink of an events stream: intermediate events of its tasks from the client's
+    listeners, and one final event per task from the scheduler's outcome.
+    """
+
+    __slots__ = ("ids", "remaining", "send")
+
+    #: Streams watch; their polls yield to submissions and single waits.
+    priority: Final = Priority.BULK
+
+    def __init__(self, send: MemoryObjectSendStream[Event], ids: set[str]) -> None:
+        self.send = send
+        self.ids = ids
+        self.remaining = len(ids)
+        if not ids:
+            send.close()
+
+    def _put(self, event: Event) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.send.send_nowait(event)
+
+    def __call__(self, event: Event) -> None:
+        # Finals come from outcomes, which also cover timeouts and a task polled by
+        # someone else before this stream subscribed.
+        if event.task_id in self.ids and not event.kind.is_final:
+            self._put(event)
+
+    def deliver(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self._put(Event(EventKind.DONE, outcome.task_id, task=outcome.task))
+        else:
+            self._put(Event(EventKind.FAILED, outcome.task_id, error=outcome.error))
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.send.close()
+
+
+def _current(handle: TaskHandle) -> Event:
+    """
+    Where a task stands as far as this process knows, as an event.
+    """
+    task = handle.task
+    if task is None:
+        return Event(EventKind.SUBMITTED, handle.task_id)
+    return Event(_EVENT_OF[task.state], handle.task_id, task=task)
+
+
+@contextlib.asynccontextmanager
+async def events(
+    scheduler: Scheduler,
+    listeners: Listeners,
+    handles: Iterable[TaskHandle],
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109
+) -> AsyncIterator[AsyncIterator[Event]]:
+    """
+    Wait for every handle, and yield the channel their events arrive on: first where
+    each stands now, then every change the polls see and every failed poll
+    (``RETRYING``), and last one ``DONE`` or ``FAILED`` per task (a wait past its
+    deadline ends ``FAILED`` with a :class:`TaskTimeoutError`; the task goes on).
+
+    Raises:
+        RuntimeError: The scheduler is not running.
+    """
+    unique: dict[str, TaskHandle] = {}
+    for handle in handles:
+        unique.setdefault(handle.task_id, handle)
+    if not scheduler.running:
+        raise RuntimeError(NOT_RUNNING)
+    send, receive = anyio.create_memory_object_stream[Event](math.inf)
+    sink = _EventSink(send, set(unique))
+    subs: list[Subscription] = []
+    try:
+        with receive, listeners.listening(sink):
+            for handle in unique.values():
+                current = _current(handle)
+                if not current.kind.is_final:
+                    sink._put(current)
                 subs.append(scheduler.subscribe(handle, sink, timeout=timeout))
             del unique
             yield receive

@@ -16,11 +16,12 @@ import cattrs
 
 from ._config import MAX_ENHANCE_SIDE, Region
 from ._converter import structure, structure_task, unstructure
+from ._events import Event, EventKind
 from ._exceptions import GenerationOutcomeUnknown, UnexpectedResponseError, ValidationError
 from ._handles import Outcome, TaskHandle, TaskKind
 from ._image_input import ImageSource, LocalImage, read_image
 from ._models import App, EnhanceRequest, GenerateRequest, Language, Task, Upload
-from ._polling import as_completed
+from ._polling import as_completed, events
 from ._retry import RequestKind
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ class Images(_Resource):
         if app is not None and app.id != request.app_id:
             raise ValidationError("app", f"is app {app.id}, the request is for {request.app_id}")
         task_id = await self.generate(request)
-        return TaskHandle(
+        handle = TaskHandle(
             self._client,
             task_id,
             kind="generate",
@@ -196,6 +197,8 @@ class Images(_Resource):
             app_id=request.app_id,
             process_time=None if app is None else app.process_time,
         )
+        self._client._listeners.emit(Event(EventKind.SUBMITTED, task_id))
+        return handle
 
     async def submit_enhance(self, image: Upload | ImageSource) -> TaskHandle:
         """
@@ -206,7 +209,9 @@ class Images(_Resource):
             GenerationOutcomeUnknown: It may have been charged; it was not resent.
         """
         task_id = await self.enhance(image)
-        return TaskHandle(self._client, task_id, kind="enhance", region=self._client.region)
+        handle = TaskHandle(self._client, task_id, kind="enhance", region=self._client.region)
+        self._client._listeners.emit(Event(EventKind.SUBMITTED, task_id))
+        return handle
 
 
 def _check_enhance_size(width: int | None, height: int | None) -> None:
@@ -358,3 +363,32 @@ class Tasks(_Resource):
         """
         handles = [task if isinstance(task, TaskHandle) else self.track(task) for task in tasks]
         return as_completed(self._client._scheduler, handles, timeout=timeout)
+
+    def events(
+        self, tasks: Iterable[str | TaskHandle], *, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        """
+        Wait for many tasks and stream what happens to them, as it happens::
+
+            async with client.tasks.events(handles) as events:
+                async for event in events:
+                    print(event.task_id, event.kind)   # submitted, queued, running, ...
+
+        First where each task stands now (``SUBMITTED`` before any poll), then each
+        state change the polls see (``QUEUED``, ``RUNNING``) and each failed poll
+        (``RETRYING``, with the error), and last one ``DONE`` (with the task) or
+        ``FAILED`` (with the error: the task failed, a poll was refused, or the wait
+        passed its deadline) per task; then the stream ends.  Polls are shared with any
+        other waiter, as for :meth:`as_completed`.
+
+        Args:
+            tasks: Handles, or task ids (taken as submitted just now).
+            timeout: Seconds each task may take from now; the policy's ``deadline``
+                when ``None``.
+
+        Raises:
+            RuntimeError: On entering, if the client is not open with ``async with``.
+        """
+        handles = [task if isinstance(task, TaskHandle) else self.track(task) for task in tasks]
+        client = self._client
+        return events(client._scheduler, client._listeners, handles, timeout=timeout)
