@@ -176,7 +176,10 @@ class AsyncClient:
         self.poll_policy = poll_policy or PollPolicy()
         self._listeners = Listeners()
         self._scheduler = Scheduler(
-            self._tasks._fetch, self.poll_policy, rng=self._random, listeners=self._listeners
+            self._tasks._fetch,
+            self.poll_policy,
+            rng=self._random,
+            listeners=self._listeners,
         )
         self._scheduler_group: anyio.abc.TaskGroup | None = None
 

@@ -12,7 +12,8 @@ reports how it was answered.  A permit needs two things:
   holds ``burst`` seconds' worth of it (at least one token).
 
 **Who goes first.**  Waiting requests are served by :class:`Priority`, then submissions
-before polls, then first come first served:
+before polls (but polls are owed ``poll_share`` of the permits while both wait, so a
+rate-limited batch keeps collecting results), then first come first served:
 
 ==============  ===================================================================
 INTERACTIVE     polls for a single waiter (``handle.result()``, ``client.tasks.wait``)
@@ -182,6 +183,11 @@ class RateLimit:
             slow start resumes, to find a limit that has risen.
         adaptive: ``False`` fixes the rate at ``ceiling`` (unbounded without one) and
             ignores refusals.
+        poll_share: When polls and other requests (submissions, uploads) wait at the
+            same priority, polls get at least this share of the permits.  Without it a
+            rate-limited batch would fetch no result until its last job was submitted,
+            although results "may become invalid later"; 0.5 alternates the two, and
+            submissions get every permit the due polls leave.
     """
 
     initial: float = attrs.field(default=20.0, validator=_positive_or_none)
@@ -196,6 +202,9 @@ class RateLimit:
     max_pause: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     probe_after: float = attrs.field(default=30.0, validator=_positive_or_none)
     adaptive: bool = True
+    poll_share: float = attrs.field(
+        default=0.5, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.ceiling is not None and self.floor > self.ceiling:
@@ -288,7 +297,12 @@ class Limiter:
         self._last_decrease: float | None = None
         self._paused_until = -math.inf
         self._in_flight = 0
-        self._queue: list[_Waiter] = []
+        # One queue per (priority level, is_poll), each first come first served; see
+        # _head for how they take turns.
+        self._queues: list[list[_Waiter]] = [[] for _ in range(2 * len(Priority))]
+        # Per level: how far polls are behind their share of the permits granted while
+        # other requests also waited there (see poll_share and _head).
+        self._poll_deficit = [0.0] * len(Priority)
         self._waiting = 0
         self._seq = itertools.count()
         # The head waiter that sleeps until the next token, and when it wakes.
@@ -342,7 +356,7 @@ class Limiter:
             if self._token_wait(now) <= 0:
                 return self._grant(now, waited=False)
         waiter = _Waiter((int(level), is_poll, next(self._seq)))
-        heapq.heappush(self._queue, waiter)
+        heapq.heappush(self._queues[2 * int(level) + is_poll], waiter)
         self._waiting += 1
         try:
             self._dispatch()
@@ -369,6 +383,37 @@ class Limiter:
             self._dispatch()
             raise
         return permit
+
+    def _head(self) -> tuple[list[_Waiter], _Waiter, bool] | None:
+        """
+        The waiter to serve next, its queue, and whether polls and other requests both
+        wait at its level.
+
+        The most urgent level goes first.  Within a level, other requests (submissions,
+        uploads) go before polls, except that polls get ``poll_share`` of the permits
+        granted while both wait (a deficit count: a poll goes first whenever polls are
+        behind their share): under a saturated budget a batch's polls keep fetching
+        finished results instead of waiting for the last submission.
+        """
+        for level in range(len(self._queues) // 2):
+            others = self._live(self._queues[2 * level])
+            polls = self._live(self._queues[2 * level + 1])
+            if polls is None:
+                if others is None:
+                    continue
+                return self._queues[2 * level], others, False
+            if others is None:
+                return self._queues[2 * level + 1], polls, False
+            if self._poll_deficit[level] > _TOKEN_SLACK:
+                return self._queues[2 * level + 1], polls, True
+            return self._queues[2 * level], others, True
+        return None
+
+    @staticmethod
+    def _live(queue: list[_Waiter]) -> _Waiter | None:
+        while queue and queue[0].cancelled:
+            heapq.heappop(queue)
+        return queue[0] if queue else None
 
     def _capacity(self) -> float:
         return max(1.0, self._rate * self.config.burst) if math.isfinite(self._rate) else 1.0
@@ -404,13 +449,12 @@ class Limiter:
         Grant permits to the head of the queue while slots and tokens allow; when only
         tokens are missing, make sure the head sleeps until the next one.
         """
-        queue = self._queue
         now: float | None = None
-        while queue:
-            head = queue[0]
-            if head.cancelled:
-                heapq.heappop(queue)
-                continue
+        while True:
+            picked = self._head()
+            if picked is None:
+                return
+            queue, head, contested = picked
             if self._in_flight >= self.max_in_flight:
                 return  # a release dispatches again
             if now is None:
@@ -429,6 +473,13 @@ class Limiter:
                 return
             heapq.heappop(queue)
             self._waiting -= 1
+            level, is_poll = head.key[0], head.key[1]
+            if not contested:
+                self._poll_deficit[level] = 0.0  # nobody is owed anything
+            elif is_poll:
+                self._poll_deficit[level] -= 1.0 - self.config.poll_share
+            else:
+                self._poll_deficit[level] += self.config.poll_share
             if self._timer is head:
                 self._timer, self._timer_at = None, math.inf
             head.permit = self._grant(now, waited=True)

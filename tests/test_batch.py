@@ -6,6 +6,7 @@ paid for twice, the budget holds, and a journal makes a batch resumable.
 from __future__ import annotations
 
 import collections
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 import a1art_async as a1
 from a1art_async._journal import JobRecord, JobState, MemoryJournal, SQLiteJournal
-from a1art_async.testing import Emulator, apps, png_bytes
+from a1art_async.testing import Emulator, Faults, apps, png_bytes
 
 from .conftest import API_KEY
 
@@ -355,3 +356,39 @@ async def test_a_job_failed_by_the_rate_limit_is_run_again(
     assert [JobState.PENDING] == states
     assert (JobState.DONE, False) == (second[0].state, second[0].from_journal)
     assert 1 == emulator.generate_calls()
+
+
+@pytest.mark.parametrize(("share", "first_by"), [(0.5, 15.0), (0.0, math.inf)])
+async def test_a_rate_limited_batch_yields_results_while_it_submits(
+    share: float, first_by: float
+) -> None:
+    """
+    Against a 3 requests/s limit, a 200-job batch yields its first result within seconds
+    of that task finishing, because polls get a share of the budget while submissions
+    wait; with no share (the old rule) nothing comes back until every job is submitted.
+    """
+    emulator = Emulator(
+        api_key=API_KEY, balance=10_000, seed=4, time_scale=0.1, faults=Faults(rate_limit=3.0)
+    )
+    quick = a1.PollPolicy(first_delay=1.0, hint_fraction=0.0, interval=1.0)
+    client = a1.AsyncClient(
+        api_key=API_KEY,
+        transport=emulator.transport(),
+        poll_policy=quick,
+        rate_limit=a1.RateLimit(poll_share=share),
+        retry=a1.RetryPolicy(max_retries=20),
+    )
+    arrivals: list[float] = []
+    async with client:
+        start = anyio.current_time()
+        async with client.batch(concurrency=16) as batch:
+            for n in range(200):
+                _text_job(batch, n)
+            async for outcome in batch:
+                assert outcome.ok, outcome.error
+                arrivals.append(anyio.current_time() - start)
+    submissions_done = max(e.time for e in emulator.journal if e.endpoint == "generate") - start
+    if math.isfinite(first_by):
+        assert arrivals[0] <= first_by
+    else:
+        assert arrivals[0] >= submissions_done

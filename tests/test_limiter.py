@@ -256,8 +256,9 @@ async def test_a_fixed_budget_ignores_refusals() -> None:
 
 async def test_waiting_requests_are_served_by_priority_then_submissions_first() -> None:
     """
-    Interactive waits go before submissions, submissions before bulk work, and within
-    a level a submission goes before a poll, then first come first served.
+    Interactive waits go before submissions, submissions before bulk work; within a
+    level a submission goes before a poll, but while both wait they take turns (the
+    default poll share is a half), and each kind is served first come first served.
     """
     limiter = Limiter(RateLimit(ceiling=10.0, burst=0.1, adaptive=False), 100)
     limiter.accepted(await limiter.acquire())  # the bucket is empty now
@@ -289,8 +290,8 @@ async def test_waiting_requests_are_served_by_priority_then_submissions_first() 
     expected = [
         "interactive poll",
         "submit 1",
-        "submit 2",
         "normal poll",
+        "submit 2",
         "bulk submit",
         "bulk poll 1",
         "bulk poll 2",
