@@ -182,7 +182,7 @@ def test_no_key_is_a_usage_error(server: dict[str, str]) -> None:
 def test_upload_prints_the_stored_image(server: dict[str, str], pet: Path) -> None:
     """
     ``upload FILE --json`` answers the stored image's URL, path and size; ``-v`` logs
-    every request without the key.
+    every request once, without the key.
     """
     done = cli(server, "-v", "upload", str(pet), "--json")
     assert 0 == done.returncode, done.stderr
@@ -191,6 +191,7 @@ def test_upload_prints_the_stored_image(server: dict[str, str], pet: Path) -> No
     assert upload["path"].startswith("assets/application/")
     assert (512, 512) == (upload["width"], upload["height"])
     assert "/open-api/v1/a1/images/upload -> 200" in done.stderr
+    assert 1 == done.stderr.count("/images/upload")  # once, not again from httpx
 
 
 def test_generate_waits_and_saves_the_results(

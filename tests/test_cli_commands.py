@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import attrs
 import pytest
 
 from a1art_async import AsyncClient, SQLiteJournal
+from a1art_async import _logging as sdk_logging
 from a1art_async._cli._app import run_parsed
 from a1art_async._cli._args import parse
 from a1art_async._cli._exit import ExitCode
@@ -135,10 +137,43 @@ async def test_input_the_sdk_refuses_is_a_usage_error(emulator: Emulator, pet: P
     assert [ExitCode.USAGE] * 4 == [run.code for run in runs]
     assert all(1 == len(run.stderr.splitlines()) for run in runs)
     assert "no such file" in runs[0].stderr
-    assert "needs an image" in runs[1].stderr
+    assert runs[1].stderr.startswith("a1art: --image: ")
+    assert "needs an image (--image)" in runs[1].stderr
+    assert runs[2].stderr.startswith("a1art: --style: unknown style 'Oil'")
     assert "'High Quality Anmie', 'Watercolor', '3D Cartoon'" in runs[2].stderr
+    assert runs[3].stderr.startswith("a1art: --count: ")
     assert "one result per request" in runs[3].stderr
+    assert not any("image=" in run.stderr for run in runs)
     assert [] == [entry for entry in emulator.journal if entry.endpoint in ("upload", "generate")]
+
+
+@pytest.mark.anyio
+async def test_verbose_logs_each_request_once(
+    emulator: Emulator,
+    pet: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """
+    ``-v`` writes each request's line once, on the command's stderr only: not again
+    through httpx's logger, ``A1ART_LOG``'s handler or a handler on the root logger.
+    """
+    monkeypatch.setenv("A1ART_LOG", "debug")
+    monkeypatch.setattr(sdk_logging, "_configured", False)
+    root: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = root.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    try:
+        ran = await a1art(emulator, "-v", "upload", str(pet))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert 0 == ran.code, ran.stderr
+    assert 1 == ran.stderr.count("/images/upload")
+    assert "a1art_async DEBUG POST " in ran.stderr
+    assert [] == [record.getMessage() for record in root if "upload" in record.getMessage()]
+    assert "" == capsys.readouterr().err
+    assert not sdk_logging.logger.handlers
 
 
 @pytest.mark.anyio

@@ -35,6 +35,7 @@ from a1art_async._cli._exit import (
     error_json,
     exit_code,
 )
+from a1art_async._cli._fields import COLUMNS, FLAGS, reword
 from a1art_async._cli._jobs import read_jobs
 
 APP = "1803632078862147586"
@@ -194,6 +195,69 @@ def test_argument_errors_are_one_line_and_status_2(capsys: pytest.CaptureFixture
     assert any("unrecognized arguments: --frobnicate" in line for line in errors)
     assert any("not an integer: 'many'" in line for line in errors)
     assert any("unknown fault knobs ['gremlins']" in line for line in errors)
+
+
+def test_an_empty_api_key_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    ``--api-key ""`` or a blank key exits 2 saying so, instead of falling back to
+    ``A1ART_API_KEY``.
+    """
+    monkeypatch.setenv("A1ART_API_KEY", "sk-from-the-environment")
+    statuses = [run(["--api-key", "", "apps", "show", APP]), run(["task", "x", "--api-key", " "])]
+    errors = capsys.readouterr().err.splitlines()
+    assert [2, 2] == statuses
+    assert 2 == len(errors)
+    assert all("--api-key: the key is empty" in line for line in errors)
+    assert "sk-from-the-environment" not in "".join(errors)
+
+
+@pytest.mark.parametrize(
+    ("error", "flags", "columns"),
+    [
+        (
+            ValidationError("image", "cnet form 'Pet' needs an image (image= or images=)"),
+            "--image: cnet form 'Pet' needs an image (--image)",
+            "image: cnet form 'Pet' needs an image (image or images)",
+        ),
+        (
+            ValidationError("prompt", "form 'D' needs a prompt (prompt=, prompts= or tags=)"),
+            "--prompt: form 'D' needs a prompt (--prompt or --tag)",
+            "prompt: form 'D' needs a prompt (prompt, prompts or tag)",
+        ),
+        (
+            ValidationError("size", "unknown aspect '5:4'; choose one of 1:1, 16:9"),
+            "--aspect: unknown aspect '5:4'; choose one of 1:1, 16:9",
+            "aspect: unknown aspect '5:4'; choose one of 1:1, 16:9",
+        ),
+        (
+            ValidationError("generate_num", "must be an integer from 1 to 4 (got 7)"),
+            "--count: must be an integer from 1 to 4 (got 7)",
+            "count: must be an integer from 1 to 4 (got 7)",
+        ),
+        (
+            ValidationError("tags", "'x' is not a tag of 'a'; choose one of 'b'"),
+            "--tag: 'x' is not a tag of 'a'; choose one of 'b'",
+            "tag: 'x' is not a tag of 'a'; choose one of 'b'",
+        ),
+        (
+            ValidationError("style", "unknown style 'style=oil'"),
+            "--style: unknown style 'style=oil'",
+            "style: unknown style 'style=oil'",
+        ),
+    ],
+)
+def test_refused_input_is_named_by_flag_or_column(
+    error: ValidationError, flags: str, columns: str
+) -> None:
+    """
+    The SDK's Python names (``image=``, ``size``, ``generate_num``) read as the command's
+    flags, or as a job file's columns; text the user typed is left alone.
+    """
+    assert flags == describe(error)
+    assert columns == describe(error, COLUMNS)
+    assert "=" not in reword(error.reason, FLAGS).replace("style=oil", "")
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"

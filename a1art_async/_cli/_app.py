@@ -18,6 +18,7 @@ import httpx
 from ._args import parse
 from ._context import Context
 from ._exit import ExitCode, UsageError, describe, error_json, exit_code
+from ._fields import FLAGS
 from ._serve import serve
 
 Command = Callable[[Context], Awaitable[ExitCode]]
@@ -57,9 +58,11 @@ def _report(error: BaseException, *, json_mode: bool, verbose: bool, ctx: Contex
     stderr = sys.stderr if ctx is None else ctx.stderr
     if verbose and status is ExitCode.ERROR:
         traceback.print_exception(error, file=stderr)
-    print(f"a1art: {describe(error)}", file=stderr)
+    names = FLAGS if ctx is None else ctx.names
+    print(f"a1art: {describe(error, names)}", file=stderr)
     if json_mode:
-        print(json.dumps({"error": error_json(error)}, ensure_ascii=False, indent=2), file=stdout)
+        body = {"error": error_json(error, names)}
+        print(json.dumps(body, ensure_ascii=False, indent=2), file=stdout)
     return int(status)
 
 

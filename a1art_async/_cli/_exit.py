@@ -20,6 +20,7 @@ status    meaning
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 from .._exceptions import (
@@ -34,6 +35,7 @@ from .._exceptions import (
     UnexpectedResponseError,
     ValidationError,
 )
+from ._fields import FLAGS, validation_text
 
 
 class ExitCode(enum.IntEnum):
@@ -96,13 +98,16 @@ def exit_code(error: BaseException) -> ExitCode:
     return ExitCode.ERROR
 
 
-def describe(error: BaseException) -> str:
+def describe(error: BaseException, names: Mapping[str, str] = FLAGS) -> str:
     """
-    The error as one line: an API error with its code and both messages.
+    The error as one line: an API error with its code and both messages, input the SDK
+    refused with the flag (or, with *names* = ``COLUMNS``, the job file's column) at fault.
     """
     if isinstance(error, InContext):
-        return f"{error.context}: {describe(error.error)}"
-    if isinstance(error, APIError):
+        return f"{error.context}: {describe(error.error, names)}"
+    if isinstance(error, ValidationError):
+        text = validation_text(error, names)
+    elif isinstance(error, APIError):
         text = f"API error {error.code}: {error.msg or '(no message)'}"
         if error.msg_cn:
             text += f" / {error.msg_cn}"
@@ -115,7 +120,7 @@ def describe(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def error_json(error: BaseException) -> dict[str, Any]:
+def error_json(error: BaseException, names: Mapping[str, str] = FLAGS) -> dict[str, Any]:
     """
     The error as ``--json`` prints it: its type, line and status, and for API errors
     the code and both messages.
@@ -123,7 +128,7 @@ def error_json(error: BaseException) -> dict[str, Any]:
     inner = error.error if isinstance(error, InContext) else error
     body: dict[str, Any] = {
         "type": type(inner).__name__,
-        "message": describe(error),
+        "message": describe(error, names),
         "exit_code": int(exit_code(error)),
     }
     if isinstance(inner, APIError):
