@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -253,6 +254,45 @@ def test_enhance_and_a_failed_task(server: dict[str, str], pet: Path, tmp_path: 
     last = failed.stderr.splitlines()[-1]
     assert last.startswith("a1art: task ")
     assert last.endswith(" failed")
+
+
+def test_ctrl_c_after_the_generate_names_the_task_and_how_to_resume(
+    server: dict[str, str], pet: Path, tmp_path: Path
+) -> None:
+    """
+    SIGINT once the generate was sent stops ``generate`` with status 130; stderr names
+    the task and the ``a1art task TOKEN --wait --out DIR`` command, which then finishes
+    it and saves its result.
+    """
+    out = tmp_path / "out"
+    before = stats(server)["generate_calls"]
+    # Real-time polling (no --time-scale): the first poll is due 5 s after the submit, so
+    # the command is still waiting when it is stopped.
+    command = [*PYTHON, "--base-url", server["base_url"], "generate", apps.NODE]
+    command += ["--image", str(pet), "--prompt", "ADA", "--out", str(out)]
+    with subprocess.Popen(
+        command, env=_environment(KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and stats(server)["generate_calls"] == before:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    lines = errors.splitlines()
+    assert 130 == process.returncode, errors
+    assert KEY not in errors
+    assert lines[-2].startswith("a1art: interrupted; task ")
+    assert lines[-2].endswith(" goes on, 2 credits")
+    task_id = lines[-2].split()[3]
+    resume = shlex.split(lines[-1].removeprefix("resume: "))
+    assert ["a1art", "--base-url", server["base_url"], "task"] == resume[:4]
+    assert ["--wait", "--out", str(out)] == resume[5:]
+    resumed = cli(None, *resume[1:], "--time-scale", SCALE, "--json")
+    assert 0 == resumed.returncode, resumed.stderr
+    body = json.loads(resumed.stdout)
+    assert (task_id, "completed") == (body["task"]["task_id"], body["task"]["state"])
+    assert [str(path) for path in out.iterdir()] == body["files"]
+    assert before + 1 == stats(server)["generate_calls"]
 
 
 JOBS = [

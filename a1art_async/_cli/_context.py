@@ -21,6 +21,7 @@ from .._logging import log_to
 from .._polling import PollPolicy
 from ._exit import UsageError
 from ._fields import FLAGS
+from ._interrupt import Interrupts
 from ._output import Output
 from ._progress import stderr_console
 
@@ -69,6 +70,9 @@ class Context:
     """
     One run of the command line.
 
+    Attributes:
+        interrupts: What Ctrl-C stops, and the task it must not lose (see ``_interrupt``).
+
     Args:
         args: The parsed arguments.
         stdout: Results go here.
@@ -91,6 +95,7 @@ class Context:
         self.out = Output(json_mode=bool(args.json), stdout=self.stdout)
         self._handler: logging.Handler | None = None
         self._logging = contextlib.ExitStack()
+        self.interrupts = Interrupts()
 
     @property
     def api_key(self) -> str:
