@@ -20,9 +20,10 @@ Start with `a1art demo`: no key, no network.
 """
 
 EPILOG = """\
-exit status: 0 ok, 1 other error, 2 usage, 3 API error, 4 no usable answer (network,
-timeout, outcome unknown, download), 5 task failed, 6 batch with failed jobs,
-130 interrupted.  Progress goes to stderr, results to stdout.
+exit status: 0 ok, 1 other error, 2 usage (bad arguments, no key, a missing input file,
+an --out that is not a writable directory: found before anything is sent), 3 API error,
+4 no usable answer (network, timeout, outcome unknown, download), 5 task failed, 6 batch
+with failed jobs, 130 interrupted.  Progress goes to stderr, results to stdout.
 """
 
 

@@ -26,6 +26,7 @@ from .._models import App
 from ._context import Context
 from ._exit import ExitCode, InContext, describe
 from ._jobs import Job, read_jobs
+from ._local import check_journal, check_out
 from ._output import app_kind, table
 from ._runner import RunJob, RunResult, journal_path, run_jobs
 
@@ -218,6 +219,8 @@ async def batch(ctx: Context) -> ExitCode:
     jobs_file = Path(args.jobs)
     jobs = read_jobs(jobs_file)
     journal = journal_path(args.journal, jobs_file)
+    check_out(args.out)
+    check_journal(journal, given=args.journal is not None)
     async with ctx.client() as client:
         apps = await fetch_apps(client, jobs, args.language)
         if args.estimate:

@@ -18,6 +18,7 @@ from .._models import App, FormType, Size, Task, TaskState
 from ._context import Context
 from ._exit import ExitCode
 from ._interrupt import resume_command
+from ._local import check_input, check_out
 from ._output import app_json, app_kind, cost_rule, table, task_json, upload_json
 from ._progress import wait_with_status
 
@@ -96,6 +97,7 @@ async def upload(ctx: Context) -> ExitCode:
     """
     ``a1art upload FILE|URL``.
     """
+    check_input(ctx.args.source)
     async with ctx.client() as client:
         stored = await client.images.upload(ctx.args.source)
 
@@ -182,6 +184,9 @@ async def generate(ctx: Context) -> ExitCode:
     """
     args = ctx.args
     images: list[str] = args.image
+    for image in images:
+        check_input(image, "--image")
+    check_out(args.out)
     async with ctx.client() as client:
         app = await client.app_cache.get(client, args.app_id, args.language)
         credits = await client.estimate_cost(app, count=args.count)
@@ -208,6 +213,8 @@ async def enhance(ctx: Context) -> ExitCode:
     """
     ``a1art enhance FILE|URL``: 3 credits.
     """
+    check_input(ctx.args.source)
+    check_out(ctx.args.out)
     async with ctx.client() as client:
         credits = await client.estimate_cost(None, enhances=1)
         handle = await ctx.interrupts.submit(
@@ -223,6 +230,7 @@ async def task(ctx: Context) -> ExitCode:
     ``a1art task TASK_ID|TOKEN [--wait] [--out DIR]``.
     """
     ref: str = ctx.args.task.strip()
+    check_out(ctx.args.out)
     async with ctx.client() as client:
         handle = client.tasks.resume(ref) if ref.startswith("{") else client.tasks.track(ref)
         ctx.interrupts.follow(handle)

@@ -5,9 +5,12 @@ Exit statuses, and every error as the one line the command prints.
 status    meaning
 ========  ============================================================================
 0         success
-1         any other error (a local file, an unexpected failure; ``-v`` shows a traceback)
-2         usage: bad arguments, no API key, input refused before anything was sent,
-          the ``cli`` extra missing
+1         any other error (a local file that fails once the work has started, an
+          unexpected failure; ``-v`` shows a traceback)
+2         usage, found before anything is sent: bad arguments, no API key, a missing or
+          unreadable input file, an ``--out`` that is not a writable directory, an
+          unreadable job file or unwritable journal, input the SDK refuses, the ``cli``
+          extra missing
 3         the API answered with an error code (the line shows it and both messages)
 4         no usable answer: connection, timeout, unexpected response, a generate whose
           outcome is unknown, a download, or a wait past its deadline
