@@ -236,31 +236,129 @@ def _write_jobs(directory: Path, text: str, name: str = "jobs.jsonl") -> Path:
 
 
 @pytest.mark.anyio
-async def test_job_file_mistakes_name_their_line(emulator: Emulator, tmp_path: Path) -> None:
+async def test_job_file_mistakes_that_stop_the_whole_batch(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """
-    A bad line, an unknown field, a key used twice and an unknown app stop the batch
-    before anything is spent, naming the line; the first three exit 2, the app 3.
+    Only what makes no row readable stops a batch before anything is spent, with status
+    2: a missing file, an empty one, and a CSV header with an unknown column.
     """
-    good = json.dumps({"app": apps.TEXT, "prompt": "hills", "style": "Summer Meadow"})
     cases = {
-        "not-json.jsonl": f"{good}\n{{oops\n",
-        "unknown.jsonl": f"{good}\n" + json.dumps({"app": apps.TEXT, "promt": "x"}) + "\n",
-        "twice.csv": f"app,key,prompt\n{apps.TEXT},a,x\n{apps.TEXT},a,y\n",
-        "no-app.jsonl": json.dumps({"app": "1234567890123456789", "prompt": "x"}) + "\n",
-        "count.csv": f"app,prompt,count\n{apps.TEXT},x,two\n",
+        "empty.jsonl": "\n",
+        "header.csv": f"app,promt\n{apps.TEXT},x\n",
     }
-    runs = {
-        name: await a1art(emulator, "batch", str(_write_jobs(tmp_path, text, name)))
+    runs = [
+        await a1art(emulator, "batch", str(_write_jobs(tmp_path, text, name)))
         for name, text in cases.items()
+    ]
+    runs.append(await a1art(emulator, "batch", str(tmp_path / "missing.jsonl")))
+    assert [ExitCode.USAGE] * 3 == [run.code for run in runs]
+    assert "has no jobs" in runs[0].stderr
+    assert "unknown column(s) promt" in runs[1].stderr
+    assert "cannot read the jobs file" in runs[2].stderr
+    assert [] == list(emulator.journal)
+
+
+TEXT_JOB = {"app": apps.TEXT, "prompt": "hills", "style": "Summer Meadow", "aspect": "1:1"}
+
+
+@pytest.mark.anyio
+async def test_bad_jsonl_rows_fail_alone_and_the_others_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    In a JSONL file, each bad row (not JSON, no app, a bad count or field type, a missing
+    image, an unknown app, a style the app lacks) fails naming its line and field, in the
+    summary and the JSON, and exits 6; the good rows run; fixed rows run on the next run
+    of the same command, and the rows that were done are not paid for again.
+    """
+    rows = [
+        json.dumps({"key": "first", **TEXT_JOB}),
+        "{oops",
+        json.dumps({"key": "no-app", "prompt": "x"}),
+        json.dumps({"key": "count", **TEXT_JOB, "count": "two"}),
+        json.dumps({"key": "style-type", **TEXT_JOB, "style": ["Summer Meadow"]}),
+        json.dumps({"key": "image", "app": apps.NODE, "image": "gone.png", "prompt": "ADA"}),
+        json.dumps({"key": "unknown-app", **TEXT_JOB, "app": "1234567890123456789"}),
+        json.dumps({"key": "style", **TEXT_JOB, "style": "Oil"}),
+        json.dumps({"key": "last", "app": apps.NODE, "image": "pet.png", "prompt": "ADA"}),
+    ]
+    jobs = _write_jobs(tmp_path, "\n".join(rows) + "\n")
+    first = await a1art(emulator, "batch", str(jobs), "--json")
+    text = await a1art(emulator, "batch", str(jobs))
+    body = first.json()
+    by_line = {job["line"]: job for job in body["jobs"]}
+    assert ExitCode.PARTIAL == first.code
+    assert (9, 2, 7, 3) == (
+        body["summary"]["jobs"],
+        body["summary"]["done"],
+        body["summary"]["failed"],
+        body["summary"]["credits_spent"],
+    )
+    assert ["done", "done"] == [by_line[1]["state"], by_line[9]["state"]]
+    expected = {
+        2: "line 2: not JSON: ",
+        3: "line 3: app: missing (the app id)",
+        4: "line 4: count: must be an integer from 1 to 4, got 'two'",
+        5: 'line 5: style: must be a string, got ["Summer Meadow"]',
+        6: "line 6: image: no such file: 'gone.png'",
+        7: "line 7: app 1234567890123456789: API error 324012: This app does not exist",
+        8: "line 8: style: unknown style 'Oil'; choose one of 'Summer Meadow'",
     }
-    assert "a1art: line 2: not JSON" in runs["not-json.jsonl"].stderr
-    assert "line 2: unknown field(s) promt" in runs["unknown.jsonl"].stderr
-    assert "line 3: the key 'a' is used twice" in runs["twice.csv"].stderr
-    assert "app 1234567890123456789 (line 1): API error 324012" in runs["no-app.jsonl"].stderr
-    assert "line 2: 'count' must be an integer" in runs["count.csv"].stderr
-    codes = {name: run.code for name, run in runs.items()}
-    assert {**dict.fromkeys(cases, ExitCode.USAGE), "no-app.jsonl": ExitCode.API} == codes
-    assert 0 == emulator.generate_calls()
+    for line, start in expected.items():
+        assert ("failed", start) == (by_line[line]["state"], by_line[line]["error"][: len(start)])
+    assert "a1art: line 4: count: must be an integer" in first.stderr
+    assert ExitCode.PARTIAL == text.code
+    assert "Failed jobs" in text.stdout
+    assert "line 7: app 1234567890123456789: API error 324012" in text.stdout
+    assert "2 jobs had ended in an earlier run" in text.stdout
+    assert 2 == emulator.generate_calls()
+    fixed = [rows[0], *(json.dumps({**TEXT_JOB, "prompt": f"row {n}"}) for n in range(7)), rows[8]]
+    jobs.write_text("\n".join(fixed) + "\n")
+    rerun = await a1art(emulator, "batch", str(jobs), "--json")
+    assert ExitCode.OK == rerun.code, rerun.stderr
+    summary = rerun.json()["summary"]
+    assert (7, 0, 2) == (summary["done"], summary["failed"], summary["skipped"])
+    assert 2 + 7 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+async def test_bad_csv_rows_fail_alone_and_the_others_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    In a CSV file, a bad count, a missing image, an unknown app, a row with too many
+    cells and a key used twice each fail naming their line and column; the good rows
+    run, and the batch exits 6.
+    """
+    text = (
+        "app,key,image,images,prompt,style,aspect,count\n"
+        f"{apps.TEXT},a,,,hills,Summer Meadow,1:1,1\n"
+        f"{apps.TEXT},b,,,hills,Summer Meadow,1:1,many\n"
+        f"{apps.GROUP_PHOTO},c,,pet.png;gone.png,,Polaroid,1:1,\n"
+        f"1234567890123456789,d,,,hills,,,\n"
+        f"{apps.TEXT},e,,,hills,Summer Meadow,1:1,1,extra\n"
+        f"{apps.TEXT},a,,,dales,Summer Meadow,1:1,1\n"
+        f"{apps.GROUP_PHOTO},f,,pet.png;pet.png,,Polaroid,3:4,\n"
+        f"{apps.GROUP_PHOTO},g,pet.png,,,Polaroid,3:4,\n"
+    )
+    jobs = _write_jobs(tmp_path, text, "jobs.csv")
+    ran = await a1art(emulator, "batch", str(jobs), "--json")
+    body = ran.json()
+    errors = {job["line"]: job["error"] for job in body["jobs"] if job["error"]}
+    assert ExitCode.PARTIAL == ran.code
+    assert (8, 2, 6) == (
+        body["summary"]["jobs"],
+        body["summary"]["done"],
+        body["summary"]["failed"],
+    )
+    assert errors[3].startswith("line 3: count: must be an integer from 1 to 4, got 'many'")
+    assert errors[4] == "line 4: images: no such file: 'gone.png'"
+    assert errors[5].startswith("line 5: app 1234567890123456789: API error 324012")
+    assert errors[6] == "line 6: more cells than columns"
+    assert errors[7] == "line 7: key: 'a' is used by line 2 too"
+    assert errors[9].startswith("line 9: images: this app places 2 images: pass images")
+    assert 2 == emulator.generate_calls()
 
 
 @pytest.mark.anyio
@@ -275,7 +373,8 @@ async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
         f"{apps.GROUP_PHOTO},,pet.png;pet.png,Polaroid,1:1\n{apps.FORM},,,Watercolor,16:9\n"
         for _ in range(3)
     )
-    # The FORM rows have no image and no prompt: they fail as invalid, for free.
+    # The FORM rows have no image and no prompt: they fail as invalid, for free, and are
+    # not journaled (fixed, they would run).
     jobs = _write_jobs(tmp_path, f"app,key,images,style,aspect\n{rows}", "jobs.csv")
     capped = await a1art(emulator, "batch", str(jobs), "--budget", "2", "--json")
     estimate = await a1art(emulator, "batch", str(jobs), "--estimate", "--json")
@@ -283,7 +382,8 @@ async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
     assert ExitCode.PARTIAL == capped.code
     assert (2, 4) == (capped.json()["summary"]["done"], capped.json()["summary"]["failed"])
     # Jobs stopped by the budget were never journaled: they are what is left to run.
-    assert (5, 1, 1) == (
+    # Rows that cannot run (the invalid ones) are neither journaled nor estimated.
+    assert (2, 1, 1) == (
         estimate.json()["ended"],
         estimate.json()["remaining_jobs"],
         estimate.json()["remaining_credits"],

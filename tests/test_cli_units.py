@@ -46,6 +46,8 @@ def test_csv_jobs_read_every_field_and_resolve_paths(tmp_path: Path) -> None:
     CSV rows become jobs with images relative to the file, URLs kept, group photos split
     on ``;``, counts as integers, and blank rows skipped; a BOM is ignored.
     """
+    for name in ("cat.png", "left.png", "right.png"):
+        (tmp_path / name).write_bytes(b"read by the batch when its turn comes")
     path = tmp_path / "jobs.csv"
     path.write_text(
         "\ufeffapp,key,image,images,prompt,tag,style,aspect,count\n"
@@ -55,7 +57,9 @@ def test_csv_jobs_read_every_field_and_resolve_paths(tmp_path: Path) -> None:
         f"{APP},c,,left.png; right.png,,,Polaroid,1:1,\n",
         encoding="utf-8",
     )
-    first, second, third = read_jobs(path)
+    read = read_jobs(path)
+    first, second, third = read.jobs
+    assert () == read.bad
     assert ("a", 2, 2) == (first.key, first.count, first.line)
     assert str(tmp_path / "cat.png") == first.image
     assert "Obsidian_black" == first.tags
@@ -73,32 +77,76 @@ def test_derived_keys_are_stable_and_distinct(tmp_path: Path) -> None:
     two = json.dumps({"app": APP, "prompt": "b"}) + "\n"
     path = tmp_path / "jobs.jsonl"
     path.write_text(one + two + one)
-    keys = [job.key for job in read_jobs(path)]
+    keys = [job.key for job in read_jobs(path).jobs]
     path.write_text(two + one)
-    moved = [job.key for job in read_jobs(path)]
+    moved = [job.key for job in read_jobs(path).jobs]
     assert keys[0] != keys[1]
     assert f"{keys[0]}-2" == keys[2]
     assert [keys[1], keys[0]] == moved
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("row", "reason"),
     [
-        ("", "has no jobs"),
-        ('{"prompt": "x"}\n', "line 1: no app"),
-        ('["not", "an", "object"]\n', "line 1: expected a JSON object"),
-        ('{"app": "1", "images": "a.png"}\n', "line 1: 'images' must be a list"),
-        ('{"app": "1", "prompts": ["x"]}\n', "line 1: 'prompts' must be an object"),
-        ('{"app": "1", "count": true}\n', "line 1: 'count' must be an integer"),
+        ('{"prompt": "x"}', "app: missing (the app id)"),
+        ('{"app": ["1"]}', 'app: must be a string, got ["1"]'),
+        ('["not", "an", "object"]', "expected a JSON object"),
+        ("{oops", "not JSON: "),
+        ('{"app": "1", "images": "a.png"}', "images: must be a list of paths or URLs"),
+        ('{"app": "1", "prompts": ["x"]}', "prompts: must be an object of texts"),
+        ('{"app": "1", "tag": 3}', "tag: must be a tag, or an object of input to tag"),
+        ('{"app": "1", "style": {"a": 1}}', 'style: must be a string, got {"a": 1}'),
+        ('{"app": "1", "count": true}', "count: must be an integer from 1 to 4, got True"),
+        ('{"app": "1", "count": "two"}', "count: must be an integer from 1 to 4, got 'two'"),
+        ('{"app": "1", "count": 5}', "count: must be an integer from 1 to 4, got 5"),
+        ('{"app": "1", "image": "gone.png"}', "image: no such file: 'gone.png'"),
+        ('{"app": "1", "images": ["pet.png", "."]}', "images: '.' is a directory, not an image"),
+        ('{"app": "1", "promt": "x"}', "promt: unknown field(s); known: app, app_id, key"),
+        ('{"key": "good", "app": "1"}', "key: 'good' is used by line 1 too"),
     ],
 )
-def test_bad_job_lines_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
+def test_a_bad_row_fails_alone_naming_its_line_and_field(
+    tmp_path: Path, row: str, reason: str
+) -> None:
     """
-    Each malformed job file names what is wrong and where.
+    A malformed row becomes a bad row that names its line and field; the rows around it
+    are read as jobs.
+    """
+    (tmp_path / "pet.png").write_bytes(b"an image")
+    good = json.dumps({"key": "good", "app": APP, "image": "pet.png", "prompt": "cat"})
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(f"{good}\n{row}\n\n" + good.replace('"good"', '"after"') + "\n")
+    read = read_jobs(path)
+    assert ["good", "after"] == [job.key for job in read.jobs]
+    assert [1, 4] == [job.line for job in read.jobs]
+    assert 1 == len(read.bad)
+    assert 2 == read.bad[0].line
+    assert read.bad[0].message.startswith(f"line 2: {reason}")
+    assert read.bad[0].key not in ("good", "after")
+
+
+def test_a_csv_header_with_an_unknown_column_is_a_usage_error(tmp_path: Path) -> None:
+    """
+    A CSV column no job takes makes every row suspect: the file is refused as a whole,
+    naming the column; a CSV row with more cells than columns fails alone.
+    """
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"app,promt\n{APP},x\n")
+    with pytest.raises(UsageError, match="unknown column"):
+        read_jobs(path)
+    path.write_text(f"app,prompt\n{APP},x,y\n{APP},z\n")
+    read = read_jobs(path)
+    assert [3] == [job.line for job in read.jobs]
+    assert ["line 2: more cells than columns"] == [row.message for row in read.bad]
+
+
+def test_an_empty_jobs_file_is_a_usage_error(tmp_path: Path) -> None:
+    """
+    A job file without a single row is refused as a whole.
     """
     path = tmp_path / "jobs.jsonl"
-    path.write_text(text)
-    with pytest.raises(UsageError, match=message):
+    path.write_text("\n\n")
+    with pytest.raises(UsageError, match="has no jobs"):
         read_jobs(path)
 
 
@@ -276,9 +324,13 @@ def test_readme_job_file_example_is_a_valid_job_file(tmp_path: Path) -> None:
     """
     block = re.search(r"```jsonl\n(.*?)```", _readme_section("Command line"), re.S)
     assert block is not None
+    for name in ("rex.jpg", "left.jpg", "right.jpg", "meadow.png"):
+        (tmp_path / name).write_bytes(b"an image")
     path = tmp_path / "jobs.jsonl"
     path.write_text(block[1])
-    jobs = read_jobs(path)
+    read = read_jobs(path)
+    jobs = read.jobs
+    assert () == read.bad
     assert ["rex", "duo"] == [job.key for job in jobs[:2]]
     assert (str(tmp_path / "left.jpg"), str(tmp_path / "right.jpg")) == jobs[1].images
     assert jobs[2].derived

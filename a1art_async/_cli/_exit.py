@@ -22,8 +22,10 @@ status    meaning
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._exceptions import (
@@ -101,11 +103,33 @@ def exit_code(error: BaseException) -> ExitCode:
     return ExitCode.ERROR
 
 
-def describe(error: BaseException, names: Mapping[str, str] = FLAGS) -> str:
+#: How :func:`describe` names the field of refused input when not told (see
+#: :func:`naming`).
+_NAMES: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "a1art_cli_names", default=FLAGS
+)
+
+
+@contextlib.contextmanager
+def naming(names: Mapping[str, str]) -> Iterator[None]:
+    """
+    Within the block, :func:`describe` names fields with *names* unless told otherwise:
+    a batch names its rows' fields by the job file's columns, in every line it prints.
+    """
+    token = _NAMES.set(names)
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def describe(error: BaseException, names: Mapping[str, str] | None = None) -> str:
     """
     The error as one line: an API error with its code and both messages, input the SDK
     refused with the flag (or, with *names* = ``COLUMNS``, the job file's column) at fault.
     """
+    if names is None:
+        names = _NAMES.get()
     if isinstance(error, InContext):
         return f"{error.context}: {describe(error.error, names)}"
     if isinstance(error, ValidationError):
@@ -123,7 +147,7 @@ def describe(error: BaseException, names: Mapping[str, str] = FLAGS) -> str:
     return " ".join(text.split())
 
 
-def error_json(error: BaseException, names: Mapping[str, str] = FLAGS) -> dict[str, Any]:
+def error_json(error: BaseException, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """
     The error as ``--json`` prints it: its type, line and status, and for API errors
     the code and both messages.

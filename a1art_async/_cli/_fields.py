@@ -33,6 +33,7 @@ FLAGS: Mapping[str, str] = {
     "region": "--region",
     "concurrency": "--concurrency",
     "budget": "--budget",
+    "app_id": "APP_ID",
     "token": "TASK_ID|TOKEN",
     "task_id": "TASK_ID|TOKEN",
 }
@@ -50,6 +51,7 @@ COLUMNS: Mapping[str, str] = {
     "count": "count",
     "generate_num": "count",
     "key": "key",
+    "app_id": "app",
     "language": "--language",
 }
 
