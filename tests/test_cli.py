@@ -27,6 +27,7 @@ import pytest
 from a1art_async.testing import apps, png_bytes
 
 KEY = "sk-cli-test-7f3a9c41d2"
+ROOT = Path(__file__).resolve().parent.parent
 PYTHON = [sys.executable, "-m", "a1art_async"]
 SCALE = "0.001"
 
@@ -130,7 +131,8 @@ def test_help_and_the_console_script() -> None:
 
 def test_without_the_cli_extra_it_says_how_to_install_it() -> None:
     """
-    Without rich the command prints the pip command for the ``cli`` extra and exits 2.
+    Without rich the command says to install the ``cli`` extra from the checkout, with
+    ``pip install -e '.[cli]'`` in the project directory it names, and exits 2.
     """
     code = "import sys; sys.modules['rich'] = None\nfrom a1art_async._main import main\nmain()\n"
     with subprocess.Popen(
@@ -141,7 +143,8 @@ def test_without_the_cli_extra_it_says_how_to_install_it() -> None:
     ) as process:
         _, errors = process.communicate(timeout=60)
     assert 2 == process.returncode
-    assert "pip install 'a1art-async[cli]'" in errors
+    assert "needs the 'cli' extra (rich)" in errors
+    assert f"in the project directory ({ROOT}), run\n    pip install -e '.[cli]'\n" in errors
     assert "Traceback" not in errors
 
 

@@ -412,6 +412,7 @@ async def test_the_demo_in_process(tmp_path: Path) -> None:
     assert 24 == err.getvalue().count("/24] ")
     saved = list((tmp_path / "demo").iterdir())
     assert f"{len(saved)} result files in {tmp_path / 'demo'}/" in text
+    assert "run pip install -e '.[server]' in the project directory" in text
     assert any(path.suffix == ".mp4" for path in saved)
 
 

@@ -308,6 +308,22 @@ def test_refused_input_is_named_by_flag_or_column(
     assert "=" not in reword(error.reason, FLAGS).replace("style=oil", "")
 
 
+def test_install_hints_work_from_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    The package is on no index: the hint installs the extra from the checkout, naming
+    the project directory when it runs from one, and never a bare package name.
+    """
+    from a1art_async import _main
+
+    here = _main.install_hint("The a1art command line", "cli", "rich")
+    monkeypatch.setattr(_main, "checkout", lambda: None)
+    elsewhere = _main.install_hint("The emulator server", "server", "uvicorn")
+    root = Path(__file__).resolve().parent.parent
+    assert f"in the project directory ({root}), run\n    pip install -e '.[cli]'\n" in here
+    assert "the checkout with pyproject.toml), run\n    pip install -e '.[server]'" in elsewhere
+    assert "a1art-async[" not in here + elsewhere
+
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 

@@ -200,8 +200,8 @@ async def demo(ctx: Context) -> ExitCode:
         )
         console.print(
             "Next: export A1ART_API_KEY=... and try `a1art apps show APP_ID`; or point "
-            "your own code at a local API with `a1art emulator serve` "
-            "(pip install 'a1art-async[server]').",
+            "your own code at a local API with `a1art emulator serve` (it needs the "
+            "server extra: run pip install -e '.[server]' in the project directory).",
             markup=False,
         )
 
