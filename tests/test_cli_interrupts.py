@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shlex
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from a1art_async._cli._app import run_context, run_parsed
 from a1art_async._cli._args import parse
 from a1art_async._cli._context import Context
 from a1art_async._cli._exit import ExitCode
+from a1art_async._cli._interrupt import Interrupts
 from a1art_async.testing import Emulator, apps, png_bytes
 
 KEY = "sk-interrupt-41c2d9"
@@ -207,3 +210,30 @@ async def test_ctrl_c_while_task_waits_says_how_to_resume(emulator: Emulator, pe
     assert ExitCode.INTERRUPTED == stopped.code
     assert f"a1art: interrupted; task {task_id} goes on" == stopped.stderr.splitlines()[-2]
     assert stopped.stderr.splitlines()[-1].startswith("resume: a1art task '{")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_two_sigints_are_handled_then_ctrl_c_is_python_s_again(backend: str) -> None:
+    """
+    The first SIGINT cancels the command's scope, the second is handled too (it would
+    give up a spending request's answer), and then the handler is Python's again, so a
+    third Ctrl-C always ends the program.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    interrupts = Interrupts()
+    waited: list[bool] = []
+
+    async def main() -> None:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                await group.start(interrupts.watch_sigint)
+                with interrupts.scope():
+                    os.kill(os.getpid(), signal.SIGINT)
+                    await anyio.sleep(10)
+                    waited.append(True)
+                os.kill(os.getpid(), signal.SIGINT)
+
+    anyio.run(main, backend=backend)
+    assert [] == waited
+    assert 2 == interrupts._signals
+    assert before == signal.getsignal(signal.SIGINT)

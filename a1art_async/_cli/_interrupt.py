@@ -103,9 +103,9 @@ class Interrupts:
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """
-        Turn each SIGINT into :meth:`interrupt` until cancelled.  Where signals cannot be
-        received here (not the main thread, or asyncio on Windows), Ctrl-C stays a
-        ``KeyboardInterrupt``.
+        Turn the first two SIGINTs into :meth:`interrupt`; after that (or where signals
+        cannot be received here: not the main thread, asyncio on Windows) Ctrl-C is a
+        ``KeyboardInterrupt`` again, so that a third one always gets the user out.
         """
         with contextlib.ExitStack() as stack:
             try:
@@ -116,6 +116,8 @@ class Interrupts:
             task_status.started()
             async for _ in received:
                 self.interrupt()
+                if self._signals >= 2:
+                    return
 
     def follow(self, handle: TaskHandle, credits: int | None = None) -> None:
         """
