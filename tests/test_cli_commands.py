@@ -362,6 +362,27 @@ async def test_bad_csv_rows_fail_alone_and_the_others_run(
 
 
 @pytest.mark.anyio
+async def test_a_file_of_bad_rows_sends_nothing_and_the_estimate_skips_them(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    A file whose every row is bad exits 6 listing each, with no request sent; with one
+    good row, ``--estimate`` names the bad one on stderr and prices only the good one.
+    """
+    bad = [json.dumps({"prompt": "no app"}), json.dumps({**TEXT_JOB, "count": 0})]
+    all_bad = await a1art(emulator, "batch", str(_write_jobs(tmp_path, "\n".join(bad))), "--json")
+    assert ExitCode.PARTIAL == all_bad.code
+    assert (2, 0, 2) == tuple(all_bad.json()["summary"][k] for k in ("jobs", "done", "failed"))
+    assert [] == list(emulator.journal)
+    mixed = _write_jobs(tmp_path, "\n".join([*bad, json.dumps(TEXT_JOB)]), "mixed.jsonl")
+    estimate = await a1art(emulator, "batch", str(mixed), "--estimate", "--json")
+    assert ExitCode.OK == estimate.code
+    assert (1, 1) == (estimate.json()["jobs"], estimate.json()["credits"])
+    assert "a1art: line 2: count: must be an integer from 1 to 4, got 0" in estimate.stderr
+    assert 0 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
 async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
     emulator: Emulator, tmp_path: Path
 ) -> None:

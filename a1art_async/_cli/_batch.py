@@ -293,11 +293,10 @@ async def batch(ctx: Context) -> ExitCode:
 
     warn(job_file.bad)
     apps: dict[str, App] = {}
-    refused_rows: list[BadRow] = []
+    unfit: list[BadRow] = []
     jobs: list[Job] = []
     result = _empty_result(title)
-    groups: dict[str, str] = {}
-    if job_file.jobs:
+    if job_file.jobs or args.estimate:
         async with ctx.client() as client:
             apps, refused = await fetch_apps(client, job_file.jobs, args.language)
             for job in job_file.jobs:
@@ -305,19 +304,19 @@ async def batch(ctx: Context) -> ExitCode:
                 if problem is None:
                     jobs.append(job)
                 else:
-                    refused_rows.append(BadRow(job.line, job.key, problem, job.app_id))
-            warn(refused_rows)
+                    unfit.append(BadRow(job.line, job.key, problem, job.app_id))
+            warn(unfit)
             if args.estimate:
                 return await _estimate(ctx, client, jobs, apps, journal)
-            groups = {job.key: _label(apps[job.app_id]) for job in jobs}
             if jobs:
+                planned = [
+                    RunJob(job.key, apps[job.app_id], _label(apps[job.app_id]), job.add_arguments())
+                    for job in jobs
+                ]
                 with naming(COLUMNS):  # the progress lines name a row's fields by column
                     result = await run_jobs(
                         client,
-                        [
-                            RunJob(job.key, apps[job.app_id], groups[job.key], job.add_arguments())
-                            for job in jobs
-                        ],
+                        planned,
                         title=title,
                         console=console,
                         journal=SQLiteJournal(journal),
@@ -327,21 +326,34 @@ async def batch(ctx: Context) -> ExitCode:
                         resubmit_unknown=args.resubmit_unknown,
                         language=args.language,
                     )
-    bad = sorted([*job_file.bad, *refused_rows], key=lambda row: row.line)
+    return _report(ctx, journal, result, jobs, [*job_file.bad, *unfit], apps)
+
+
+def _report(
+    ctx: Context,
+    journal: Path,
+    result: RunResult,
+    jobs: Sequence[Job],
+    bad: Sequence[BadRow],
+    apps: Mapping[str, App],
+) -> ExitCode:
+    """
+    Print what the batch did, every row of the file in its order (the rows that could
+    not run count as failed), and return the exit status.
+    """
     rows: list[Job | BadRow] = sorted([*jobs, *bad], key=lambda row: row.line)
-    summary = attrs.evolve(result.summary, failed=result.summary.failed + len(bad))
     lines = {row.key: row.line for row in rows}
+    summary = attrs.evolve(result.summary, failed=result.summary.failed + len(bad))
     outcomes = sorted(
         [*(row.outcome() for row in bad), *result.outcomes],
         key=lambda outcome: lines.get(outcome.key, 0),
     )
     result = attrs.evolve(result, outcomes=tuple(outcomes), summary=summary)
-    for row in rows:
-        if isinstance(row, BadRow):
-            app = apps.get(row.app_id or "")
-            groups[row.key] = _label(app) if app else row.app_id or "(no app)"
-    groups = {row.key: groups[row.key] for row in rows}  # in file order
     by_key = {outcome.key: outcome for outcome in result.outcomes}
+    groups: dict[str, str] = {}
+    for row in rows:
+        app = apps.get(row.app_id or "")
+        groups[row.key] = _label(app) if app else row.app_id or "(no app)"
 
     def explain(outcome: BatchOutcome) -> str:
         text = outcome.state.value if outcome.error is None else describe(outcome.error, COLUMNS)
@@ -361,7 +373,7 @@ async def batch(ctx: Context) -> ExitCode:
             "wall_time": round(summary.wall_time, 3),
         },
         "journal": str(journal),
-        "out": args.out,
+        "out": ctx.args.out,
         "jobs": [
             outcome_json(
                 by_key[row.key],
@@ -377,8 +389,8 @@ async def batch(ctx: Context) -> ExitCode:
     def text(console: Console) -> None:
         print_summary(console, result, groups, kinds=kinds, explain=explain)
         console.print(f"journal: {journal} (run the same command again to resume)", markup=False)
-        if args.out:
-            console.print(f"results: {args.out}", markup=False)
+        if ctx.args.out:
+            console.print(f"results: {ctx.args.out}", markup=False)
 
     ctx.out.emit(document, text)
     failed = any(outcome.state is not JobState.DONE for outcome in result.outcomes)
