@@ -217,7 +217,7 @@ class Interrupts:
         """
         body: dict[str, Any] = {
             "type": "Interrupted",
-            "message": " ".join(self.lines(args)[0].split(": ", 1)[1:]),
+            "message": self.lines(args)[0].removeprefix("a1art: "),
             "exit_code": int(ExitCode.INTERRUPTED),
         }
         if self.task is not None:
