@@ -10,14 +10,45 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from ._cli._exit import ExitCode
 
-INSTALL_HINT = (
-    "The a1art command line needs the 'cli' extra (rich), which is not installed.\n"
-    "Install it with:  pip install 'a1art-async[cli]'\n"
-)
+
+def checkout() -> Path | None:
+    """
+    The source checkout this package runs from (an editable install), if it is one: the
+    directory above the package, holding this project's ``pyproject.toml``.
+    """
+    root = Path(__file__).resolve().parent.parent
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if 'name = "a1art-async"' in project else None
+
+
+def install_hint(what: str, extra: str, brings: str) -> str:
+    """
+    Say that *what* needs *extra* (which *brings* a dependency), and how to install it:
+    the package is not on a package index, so from its checkout, in the project
+    directory (named when this runs from one).
+    """
+    where = checkout()
+    place = (
+        f"in the project directory ({where})"
+        if where is not None
+        else "in the a1art-async project directory (the checkout with pyproject.toml)"
+    )
+    return (
+        f"{what} needs the '{extra}' extra ({brings}), which is not installed.\n"
+        f"a1art-async installs from its source checkout, not a package index: {place}, run\n"
+        f"    pip install -e '.[{extra}]'\n"
+    )
+
+
+INSTALL_HINT = install_hint("The a1art command line", "cli", "rich")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 from a1art_async.testing import apps, png_bytes
 
 KEY = "sk-cli-test-7f3a9c41d2"
+ROOT = Path(__file__).resolve().parent.parent
 PYTHON = [sys.executable, "-m", "a1art_async"]
 SCALE = "0.001"
 
@@ -129,7 +131,8 @@ def test_help_and_the_console_script() -> None:
 
 def test_without_the_cli_extra_it_says_how_to_install_it() -> None:
     """
-    Without rich the command prints the pip command for the ``cli`` extra and exits 2.
+    Without rich the command says to install the ``cli`` extra from the checkout, with
+    ``pip install -e '.[cli]'`` in the project directory it names, and exits 2.
     """
     code = "import sys; sys.modules['rich'] = None\nfrom a1art_async._main import main\nmain()\n"
     with subprocess.Popen(
@@ -140,7 +143,8 @@ def test_without_the_cli_extra_it_says_how_to_install_it() -> None:
     ) as process:
         _, errors = process.communicate(timeout=60)
     assert 2 == process.returncode
-    assert "pip install 'a1art-async[cli]'" in errors
+    assert "needs the 'cli' extra (rich)" in errors
+    assert f"in the project directory ({ROOT}), run\n    pip install -e '.[cli]'\n" in errors
     assert "Traceback" not in errors
 
 
@@ -182,7 +186,7 @@ def test_no_key_is_a_usage_error(server: dict[str, str]) -> None:
 def test_upload_prints_the_stored_image(server: dict[str, str], pet: Path) -> None:
     """
     ``upload FILE --json`` answers the stored image's URL, path and size; ``-v`` logs
-    every request without the key.
+    every request once, without the key.
     """
     done = cli(server, "-v", "upload", str(pet), "--json")
     assert 0 == done.returncode, done.stderr
@@ -191,6 +195,7 @@ def test_upload_prints_the_stored_image(server: dict[str, str], pet: Path) -> No
     assert upload["path"].startswith("assets/application/")
     assert (512, 512) == (upload["width"], upload["height"])
     assert "/open-api/v1/a1/images/upload -> 200" in done.stderr
+    assert 1 == done.stderr.count("/images/upload")  # once, not again from httpx
 
 
 def test_generate_waits_and_saves_the_results(
@@ -253,6 +258,45 @@ def test_enhance_and_a_failed_task(server: dict[str, str], pet: Path, tmp_path: 
     last = failed.stderr.splitlines()[-1]
     assert last.startswith("a1art: task ")
     assert last.endswith(" failed")
+
+
+def test_ctrl_c_after_the_generate_names_the_task_and_how_to_resume(
+    server: dict[str, str], pet: Path, tmp_path: Path
+) -> None:
+    """
+    SIGINT once the generate was sent stops ``generate`` with status 130; stderr names
+    the task and the ``a1art task TOKEN --wait --out DIR`` command, which then finishes
+    it and saves its result.
+    """
+    out = tmp_path / "out"
+    before = stats(server)["generate_calls"]
+    # Real-time polling (no --time-scale): the first poll is due 5 s after the submit, so
+    # the command is still waiting when it is stopped.
+    command = [*PYTHON, "--base-url", server["base_url"], "generate", apps.NODE]
+    command += ["--image", str(pet), "--prompt", "ADA", "--out", str(out)]
+    with subprocess.Popen(
+        command, env=_environment(KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and stats(server)["generate_calls"] == before:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    lines = errors.splitlines()
+    assert 130 == process.returncode, errors
+    assert KEY not in errors
+    assert lines[-2].startswith("a1art: interrupted; task ")
+    assert lines[-2].endswith(" goes on, 1-2 credits")
+    task_id = lines[-2].split()[3]
+    resume = shlex.split(lines[-1].removeprefix("resume: "))
+    assert ["a1art", "--base-url", server["base_url"], "task"] == resume[:4]
+    assert ["--wait", "--out", str(out)] == resume[5:]
+    resumed = cli(None, *resume[1:], "--time-scale", SCALE, "--json")
+    assert 0 == resumed.returncode, resumed.stderr
+    body = json.loads(resumed.stdout)
+    assert (task_id, "completed") == (body["task"]["task_id"], body["task"]["state"])
+    assert [str(path) for path in out.iterdir()] == body["files"]
+    assert before + 1 == stats(server)["generate_calls"]
 
 
 JOBS = [

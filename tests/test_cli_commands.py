@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import attrs
 import pytest
 
 from a1art_async import AsyncClient, SQLiteJournal
+from a1art_async import _logging as sdk_logging
 from a1art_async._cli._app import run_parsed
 from a1art_async._cli._args import parse
 from a1art_async._cli._exit import ExitCode
@@ -132,8 +134,11 @@ async def test_input_the_sdk_refuses_is_a_usage_error(emulator: Emulator, pet: P
     assert [ExitCode.USAGE] * 3 == [run.code for run in runs]
     assert all(1 == len(run.stderr.splitlines()) for run in runs)
     assert "no such file" in runs[0].stderr
-    assert "needs an image" in runs[1].stderr
+    assert runs[1].stderr.startswith("a1art: --image: ")
+    assert "needs an image (--image)" in runs[1].stderr
+    assert runs[2].stderr.startswith("a1art: --style: unknown style 'Oil'")
     assert "'High Quality Anmie', 'Watercolor', '3D Cartoon'" in runs[2].stderr
+    assert not any("image=" in run.stderr for run in runs)
     assert [] == [entry for entry in emulator.journal if entry.endpoint in ("upload", "generate")]
 
 
@@ -149,6 +154,35 @@ async def test_a_count_the_server_refuses_costs_nothing(emulator: Emulator, pet:
     assert (ExitCode.API, 1) == (run.code, len(run.stderr.splitlines()))
     assert "324011" in run.stderr
     assert 0 == emulator.charged()
+
+
+@pytest.mark.anyio
+async def test_verbose_logs_each_request_once(
+    emulator: Emulator,
+    pet: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """
+    ``-v`` writes each request's line once, on the command's stderr only: not again
+    through httpx's logger, ``A1ART_LOG``'s handler or a handler on the root logger.
+    """
+    monkeypatch.setenv("A1ART_LOG", "debug")
+    monkeypatch.setattr(sdk_logging, "_configured", False)
+    root: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = root.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    try:
+        ran = await a1art(emulator, "-v", "upload", str(pet))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert 0 == ran.code, ran.stderr
+    assert 1 == ran.stderr.count("/images/upload")
+    assert "a1art_async DEBUG POST " in ran.stderr
+    assert [] == [record.getMessage() for record in root if "upload" in record.getMessage()]
+    assert "" == capsys.readouterr().err
+    assert not sdk_logging.logger.handlers
 
 
 @pytest.mark.anyio
@@ -211,30 +245,149 @@ def _write_jobs(directory: Path, text: str, name: str = "jobs.jsonl") -> Path:
 
 
 @pytest.mark.anyio
-async def test_job_file_mistakes_name_their_line(emulator: Emulator, tmp_path: Path) -> None:
+async def test_job_file_mistakes_that_stop_the_whole_batch(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """
-    A bad line, an unknown field, a key used twice and an unknown app stop the batch
-    before anything is spent, naming the line; the first three exit 2, the app 3.
+    Only what makes no row readable stops a batch before anything is spent, with status
+    2: a missing file, an empty one, and a CSV header with an unknown column.
     """
-    good = json.dumps({"app": apps.TEXT, "prompt": "hills", "style": "Summer Meadow"})
     cases = {
-        "not-json.jsonl": f"{good}\n{{oops\n",
-        "unknown.jsonl": f"{good}\n" + json.dumps({"app": apps.TEXT, "promt": "x"}) + "\n",
-        "twice.csv": f"app,key,prompt\n{apps.TEXT},a,x\n{apps.TEXT},a,y\n",
-        "no-app.jsonl": json.dumps({"app": "1234567890123456789", "prompt": "x"}) + "\n",
-        "count.csv": f"app,prompt,count\n{apps.TEXT},x,two\n",
+        "empty.jsonl": "\n",
+        "header.csv": f"app,promt\n{apps.TEXT},x\n",
     }
-    runs = {
-        name: await a1art(emulator, "batch", str(_write_jobs(tmp_path, text, name)))
+    runs = [
+        await a1art(emulator, "batch", str(_write_jobs(tmp_path, text, name)))
         for name, text in cases.items()
+    ]
+    runs.append(await a1art(emulator, "batch", str(tmp_path / "missing.jsonl")))
+    assert [ExitCode.USAGE] * 3 == [run.code for run in runs]
+    assert "has no jobs" in runs[0].stderr
+    assert "unknown column(s) promt" in runs[1].stderr
+    assert "cannot read the jobs file" in runs[2].stderr
+    assert [] == list(emulator.journal)
+
+
+TEXT_JOB = {"app": apps.TEXT, "prompt": "hills", "style": "Summer Meadow", "aspect": "1:1"}
+
+
+@pytest.mark.anyio
+async def test_bad_jsonl_rows_fail_alone_and_the_others_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    In a JSONL file, each bad row (not JSON, no app, a bad count or field type, a missing
+    image, an unknown app, a style the app lacks) fails naming its line and field, in the
+    summary and the JSON, and exits 6; the good rows run; fixed rows run on the next run
+    of the same command, and the rows that were done are not paid for again.
+    """
+    rows = [
+        json.dumps({"key": "first", **TEXT_JOB}),
+        "{oops",
+        json.dumps({"key": "no-app", "prompt": "x"}),
+        json.dumps({"key": "count", **TEXT_JOB, "count": "two"}),
+        json.dumps({"key": "style-type", **TEXT_JOB, "style": ["Summer Meadow"]}),
+        json.dumps({"key": "image", "app": apps.NODE, "image": "gone.png", "prompt": "ADA"}),
+        json.dumps({"key": "unknown-app", **TEXT_JOB, "app": "1234567890123456789"}),
+        json.dumps({"key": "style", **TEXT_JOB, "style": "Oil"}),
+        json.dumps({"key": "last", "app": apps.NODE, "image": "pet.png", "prompt": "ADA"}),
+    ]
+    jobs = _write_jobs(tmp_path, "\n".join(rows) + "\n")
+    first = await a1art(emulator, "batch", str(jobs), "--json")
+    text = await a1art(emulator, "batch", str(jobs))
+    body = first.json()
+    by_line = {job["line"]: job for job in body["jobs"]}
+    assert ExitCode.PARTIAL == first.code
+    assert (9, 2, 7, 3) == (
+        body["summary"]["jobs"],
+        body["summary"]["done"],
+        body["summary"]["failed"],
+        body["summary"]["credits_spent"],
+    )
+    assert ["done", "done"] == [by_line[1]["state"], by_line[9]["state"]]
+    expected = {
+        2: "line 2: not JSON: ",
+        3: "line 3: app: missing (the app id)",
+        4: "line 4: count: must be an integer from 1 to 4, got 'two'",
+        5: 'line 5: style: must be a string, got ["Summer Meadow"]',
+        6: "line 6: image: no such file: 'gone.png'",
+        7: "line 7: app 1234567890123456789: API error 324012: This app does not exist",
+        8: "line 8: style: unknown style 'Oil'; choose one of 'Summer Meadow'",
     }
-    assert "a1art: line 2: not JSON" in runs["not-json.jsonl"].stderr
-    assert "line 2: unknown field(s) promt" in runs["unknown.jsonl"].stderr
-    assert "line 3: the key 'a' is used twice" in runs["twice.csv"].stderr
-    assert "app 1234567890123456789 (line 1): API error 324012" in runs["no-app.jsonl"].stderr
-    assert "line 2: 'count' must be an integer" in runs["count.csv"].stderr
-    codes = {name: run.code for name, run in runs.items()}
-    assert {**dict.fromkeys(cases, ExitCode.USAGE), "no-app.jsonl": ExitCode.API} == codes
+    for line, start in expected.items():
+        assert ("failed", start) == (by_line[line]["state"], by_line[line]["error"][: len(start)])
+    assert "a1art: line 4: count: must be an integer" in first.stderr
+    assert ExitCode.PARTIAL == text.code
+    assert "Failed jobs" in text.stdout
+    assert "line 7: app 1234567890123456789: API error 324012" in text.stdout
+    assert "2 jobs had ended in an earlier run" in text.stdout
+    assert 2 == emulator.generate_calls()
+    fixed = [rows[0], *(json.dumps({**TEXT_JOB, "prompt": f"row {n}"}) for n in range(7)), rows[8]]
+    jobs.write_text("\n".join(fixed) + "\n")
+    rerun = await a1art(emulator, "batch", str(jobs), "--json")
+    assert ExitCode.OK == rerun.code, rerun.stderr
+    summary = rerun.json()["summary"]
+    assert (7, 0, 2) == (summary["done"], summary["failed"], summary["skipped"])
+    assert 2 + 7 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+async def test_bad_csv_rows_fail_alone_and_the_others_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    In a CSV file, a bad count, a missing image, an unknown app, a row with too many
+    cells and a key used twice each fail naming their line and column; the good rows
+    run, and the batch exits 6.
+    """
+    text = (
+        "app,key,image,images,prompt,style,aspect,count\n"
+        f"{apps.TEXT},a,,,hills,Summer Meadow,1:1,1\n"
+        f"{apps.TEXT},b,,,hills,Summer Meadow,1:1,many\n"
+        f"{apps.GROUP_PHOTO},c,,pet.png;gone.png,,Polaroid,1:1,\n"
+        f"1234567890123456789,d,,,hills,,,\n"
+        f"{apps.TEXT},e,,,hills,Summer Meadow,1:1,1,extra\n"
+        f"{apps.TEXT},a,,,dales,Summer Meadow,1:1,1\n"
+        f"{apps.GROUP_PHOTO},f,,pet.png;pet.png,,Polaroid,3:4,\n"
+        f"{apps.GROUP_PHOTO},g,pet.png,,,Polaroid,3:4,\n"
+    )
+    jobs = _write_jobs(tmp_path, text, "jobs.csv")
+    ran = await a1art(emulator, "batch", str(jobs), "--json")
+    body = ran.json()
+    errors = {job["line"]: job["error"] for job in body["jobs"] if job["error"]}
+    assert ExitCode.PARTIAL == ran.code
+    assert (8, 2, 6) == (
+        body["summary"]["jobs"],
+        body["summary"]["done"],
+        body["summary"]["failed"],
+    )
+    assert errors[3].startswith("line 3: count: must be an integer from 1 to 4, got 'many'")
+    assert errors[4] == "line 4: images: no such file: 'gone.png'"
+    assert errors[5].startswith("line 5: app 1234567890123456789: API error 324012")
+    assert errors[6] == "line 6: more cells than columns"
+    assert errors[7] == "line 7: key: 'a' is used by line 2 too"
+    assert errors[9].startswith("line 9: images: this app places 2 images: pass images")
+    assert 2 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+async def test_a_file_of_bad_rows_sends_nothing_and_the_estimate_skips_them(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    A file whose every row is bad exits 6 listing each, with no request sent; with one
+    good row, ``--estimate`` names the bad one on stderr and prices only the good one.
+    """
+    bad = [json.dumps({"prompt": "no app"}), json.dumps({**TEXT_JOB, "count": 0})]
+    all_bad = await a1art(emulator, "batch", str(_write_jobs(tmp_path, "\n".join(bad))), "--json")
+    assert ExitCode.PARTIAL == all_bad.code
+    assert (2, 0, 2) == tuple(all_bad.json()["summary"][k] for k in ("jobs", "done", "failed"))
+    assert [] == list(emulator.journal)
+    mixed = _write_jobs(tmp_path, "\n".join([*bad, json.dumps(TEXT_JOB)]), "mixed.jsonl")
+    estimate = await a1art(emulator, "batch", str(mixed), "--estimate", "--json")
+    assert ExitCode.OK == estimate.code
+    assert (1, 1) == (estimate.json()["jobs"], estimate.json()["credits"])
+    assert "a1art: line 2: count: must be an integer from 1 to 4, got 0" in estimate.stderr
     assert 0 == emulator.generate_calls()
 
 
@@ -250,7 +403,8 @@ async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
         f"{apps.GROUP_PHOTO},,pet.png;pet.png,Polaroid,1:1\n{apps.FORM},,,Watercolor,16:9\n"
         for _ in range(3)
     )
-    # The FORM rows have no image and no prompt: they fail as invalid, for free.
+    # The FORM rows have no image and no prompt: they fail as invalid, for free, and are
+    # not journaled (fixed, they would run).
     jobs = _write_jobs(tmp_path, f"app,key,images,style,aspect\n{rows}", "jobs.csv")
     capped = await a1art(emulator, "batch", str(jobs), "--budget", "2", "--json")
     estimate = await a1art(emulator, "batch", str(jobs), "--estimate", "--json")
@@ -258,7 +412,8 @@ async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
     assert ExitCode.PARTIAL == capped.code
     assert (2, 4) == (capped.json()["summary"]["done"], capped.json()["summary"]["failed"])
     # Jobs stopped by the budget were never journaled: they are what is left to run.
-    assert (5, 1, 1) == (
+    # Rows that cannot run (the invalid ones) are neither journaled nor estimated.
+    assert (2, 1, 1) == (
         estimate.json()["ended"],
         estimate.json()["remaining_jobs"],
         estimate.json()["remaining_credits"],
@@ -287,6 +442,7 @@ async def test_the_demo_in_process(tmp_path: Path) -> None:
     assert 24 == err.getvalue().count("/24] ")
     saved = list((tmp_path / "demo").iterdir())
     assert f"{len(saved)} result files in {tmp_path / 'demo'}/" in text
+    assert "run pip install -e '.[server]' in the project directory" in text
     assert any(path.suffix == ".mp4" for path in saved)
 
 

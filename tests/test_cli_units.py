@@ -35,6 +35,7 @@ from a1art_async._cli._exit import (
     error_json,
     exit_code,
 )
+from a1art_async._cli._fields import COLUMNS, FLAGS, reword
 from a1art_async._cli._jobs import read_jobs
 
 APP = "1803632078862147586"
@@ -45,6 +46,8 @@ def test_csv_jobs_read_every_field_and_resolve_paths(tmp_path: Path) -> None:
     CSV rows become jobs with images relative to the file, URLs kept, group photos split
     on ``;``, counts as integers, and blank rows skipped; a BOM is ignored.
     """
+    for name in ("cat.png", "left.png", "right.png"):
+        (tmp_path / name).write_bytes(b"read by the batch when its turn comes")
     path = tmp_path / "jobs.csv"
     path.write_text(
         "\ufeffapp,key,image,images,prompt,tag,style,aspect,count\n"
@@ -54,7 +57,9 @@ def test_csv_jobs_read_every_field_and_resolve_paths(tmp_path: Path) -> None:
         f"{APP},c,,left.png; right.png,,,Polaroid,1:1,\n",
         encoding="utf-8",
     )
-    first, second, third = read_jobs(path)
+    read = read_jobs(path)
+    first, second, third = read.jobs
+    assert () == read.bad
     assert ("a", 2, 2) == (first.key, first.count, first.line)
     assert str(tmp_path / "cat.png") == first.image
     assert "Obsidian_black" == first.tags
@@ -72,32 +77,76 @@ def test_derived_keys_are_stable_and_distinct(tmp_path: Path) -> None:
     two = json.dumps({"app": APP, "prompt": "b"}) + "\n"
     path = tmp_path / "jobs.jsonl"
     path.write_text(one + two + one)
-    keys = [job.key for job in read_jobs(path)]
+    keys = [job.key for job in read_jobs(path).jobs]
     path.write_text(two + one)
-    moved = [job.key for job in read_jobs(path)]
+    moved = [job.key for job in read_jobs(path).jobs]
     assert keys[0] != keys[1]
     assert f"{keys[0]}-2" == keys[2]
     assert [keys[1], keys[0]] == moved
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("row", "reason"),
     [
-        ("", "has no jobs"),
-        ('{"prompt": "x"}\n', "line 1: no app"),
-        ('["not", "an", "object"]\n', "line 1: expected a JSON object"),
-        ('{"app": "1", "images": "a.png"}\n', "line 1: 'images' must be a list"),
-        ('{"app": "1", "prompts": ["x"]}\n', "line 1: 'prompts' must be an object"),
-        ('{"app": "1", "count": true}\n', "line 1: 'count' must be an integer"),
+        ('{"prompt": "x"}', "app: missing (the app id)"),
+        ('{"app": ["1"]}', 'app: must be a string, got ["1"]'),
+        ('["not", "an", "object"]', "expected a JSON object"),
+        ("{oops", "not JSON: "),
+        ('{"app": "1", "images": "a.png"}', "images: must be a list of paths or URLs"),
+        ('{"app": "1", "prompts": ["x"]}', "prompts: must be an object of texts"),
+        ('{"app": "1", "tag": 3}', "tag: must be a tag, or an object of input to tag"),
+        ('{"app": "1", "style": {"a": 1}}', 'style: must be a string, got {"a": 1}'),
+        ('{"app": "1", "count": true}', "count: must be an integer from 1 to 4, got True"),
+        ('{"app": "1", "count": "two"}', "count: must be an integer from 1 to 4, got 'two'"),
+        ('{"app": "1", "count": 5}', "count: must be an integer from 1 to 4, got 5"),
+        ('{"app": "1", "image": "gone.png"}', "image: no such file: 'gone.png'"),
+        ('{"app": "1", "images": ["pet.png", "."]}', "images: '.' is a directory, not an image"),
+        ('{"app": "1", "promt": "x"}', "promt: unknown field(s); known: app, app_id, key"),
+        ('{"key": "good", "app": "1"}', "key: 'good' is used by line 1 too"),
     ],
 )
-def test_bad_job_lines_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
+def test_a_bad_row_fails_alone_naming_its_line_and_field(
+    tmp_path: Path, row: str, reason: str
+) -> None:
     """
-    Each malformed job file names what is wrong and where.
+    A malformed row becomes a bad row that names its line and field; the rows around it
+    are read as jobs.
+    """
+    (tmp_path / "pet.png").write_bytes(b"an image")
+    good = json.dumps({"key": "good", "app": APP, "image": "pet.png", "prompt": "cat"})
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(f"{good}\n{row}\n\n" + good.replace('"good"', '"after"') + "\n")
+    read = read_jobs(path)
+    assert ["good", "after"] == [job.key for job in read.jobs]
+    assert [1, 4] == [job.line for job in read.jobs]
+    assert 1 == len(read.bad)
+    assert 2 == read.bad[0].line
+    assert read.bad[0].message.startswith(f"line 2: {reason}")
+    assert read.bad[0].key not in ("good", "after")
+
+
+def test_a_csv_header_with_an_unknown_column_is_a_usage_error(tmp_path: Path) -> None:
+    """
+    A CSV column no job takes makes every row suspect: the file is refused as a whole,
+    naming the column; a CSV row with more cells than columns fails alone.
+    """
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"app,promt\n{APP},x\n")
+    with pytest.raises(UsageError, match="unknown column"):
+        read_jobs(path)
+    path.write_text(f"app,prompt\n{APP},x,y\n{APP},z\n")
+    read = read_jobs(path)
+    assert [3] == [job.line for job in read.jobs]
+    assert ["line 2: more cells than columns"] == [row.message for row in read.bad]
+
+
+def test_an_empty_jobs_file_is_a_usage_error(tmp_path: Path) -> None:
+    """
+    A job file without a single row is refused as a whole.
     """
     path = tmp_path / "jobs.jsonl"
-    path.write_text(text)
-    with pytest.raises(UsageError, match=message):
+    path.write_text("\n\n")
+    with pytest.raises(UsageError, match="has no jobs"):
         read_jobs(path)
 
 
@@ -196,6 +245,85 @@ def test_argument_errors_are_one_line_and_status_2(capsys: pytest.CaptureFixture
     assert any("unknown fault knobs ['gremlins']" in line for line in errors)
 
 
+def test_an_empty_api_key_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    ``--api-key ""`` or a blank key exits 2 saying so, instead of falling back to
+    ``A1ART_API_KEY``.
+    """
+    monkeypatch.setenv("A1ART_API_KEY", "sk-from-the-environment")
+    statuses = [run(["--api-key", "", "apps", "show", APP]), run(["task", "x", "--api-key", " "])]
+    errors = capsys.readouterr().err.splitlines()
+    assert [2, 2] == statuses
+    assert 2 == len(errors)
+    assert all("--api-key: the key is empty" in line for line in errors)
+    assert "sk-from-the-environment" not in "".join(errors)
+
+
+@pytest.mark.parametrize(
+    ("error", "flags", "columns"),
+    [
+        (
+            ValidationError("image", "cnet form 'Pet' needs an image (image= or images=)"),
+            "--image: cnet form 'Pet' needs an image (--image)",
+            "image: cnet form 'Pet' needs an image (image or images)",
+        ),
+        (
+            ValidationError("prompt", "form 'D' needs a prompt (prompt=, prompts= or tags=)"),
+            "--prompt: form 'D' needs a prompt (--prompt or --tag)",
+            "prompt: form 'D' needs a prompt (prompt, prompts or tag)",
+        ),
+        (
+            ValidationError("size", "unknown aspect '5:4'; choose one of 1:1, 16:9"),
+            "--aspect: unknown aspect '5:4'; choose one of 1:1, 16:9",
+            "aspect: unknown aspect '5:4'; choose one of 1:1, 16:9",
+        ),
+        (
+            ValidationError("generate_num", "must be an integer from 1 to 4 (got 7)"),
+            "--count: must be an integer from 1 to 4 (got 7)",
+            "count: must be an integer from 1 to 4 (got 7)",
+        ),
+        (
+            ValidationError("tags", "'x' is not a tag of 'a'; choose one of 'b'"),
+            "--tag: 'x' is not a tag of 'a'; choose one of 'b'",
+            "tag: 'x' is not a tag of 'a'; choose one of 'b'",
+        ),
+        (
+            ValidationError("style", "unknown style 'style=oil'"),
+            "--style: unknown style 'style=oil'",
+            "style: unknown style 'style=oil'",
+        ),
+    ],
+)
+def test_refused_input_is_named_by_flag_or_column(
+    error: ValidationError, flags: str, columns: str
+) -> None:
+    """
+    The SDK's Python names (``image=``, ``size``, ``generate_num``) read as the command's
+    flags, or as a job file's columns; text the user typed is left alone.
+    """
+    assert flags == describe(error)
+    assert columns == describe(error, COLUMNS)
+    assert "=" not in reword(error.reason, FLAGS).replace("style=oil", "")
+
+
+def test_install_hints_work_from_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    The package is on no index: the hint installs the extra from the checkout, naming
+    the project directory when it runs from one, and never a bare package name.
+    """
+    from a1art_async import _main
+
+    here = _main.install_hint("The a1art command line", "cli", "rich")
+    monkeypatch.setattr(_main, "checkout", lambda: None)
+    elsewhere = _main.install_hint("The emulator server", "server", "uvicorn")
+    root = Path(__file__).resolve().parent.parent
+    assert f"in the project directory ({root}), run\n    pip install -e '.[cli]'\n" in here
+    assert "the checkout with pyproject.toml), run\n    pip install -e '.[server]'" in elsewhere
+    assert "a1art-async[" not in here + elsewhere
+
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -212,9 +340,13 @@ def test_readme_job_file_example_is_a_valid_job_file(tmp_path: Path) -> None:
     """
     block = re.search(r"```jsonl\n(.*?)```", _readme_section("Command line"), re.S)
     assert block is not None
+    for name in ("rex.jpg", "left.jpg", "right.jpg", "meadow.png"):
+        (tmp_path / name).write_bytes(b"an image")
     path = tmp_path / "jobs.jsonl"
     path.write_text(block[1])
-    jobs = read_jobs(path)
+    read = read_jobs(path)
+    jobs = read.jobs
+    assert () == read.bad
     assert ["rex", "duo"] == [job.key for job in jobs[:2]]
     assert (str(tmp_path / "left.jpg"), str(tmp_path / "right.jpg")) == jobs[1].images
     assert jobs[2].derived

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,36 @@ def test_readme_block_runs(index: int, world: tuple[str, Emulator]) -> None:
     if any(name in namespace for name in ("test_my_code", "tour", "many", "run", "careful")):
         anyio.run(functools.partial(_drive, namespace))
     assert emulator.journal or "test_my_code" in namespace
+
+
+def test_the_emulator_block_runs_under_pytest(tmp_path: Path) -> None:
+    """
+    The emulator section's block, saved as a test file as README says, passes under
+    pytest on asyncio and on trio, in virtual time.
+    """
+    block = next(text for text in BLOCKS if "def test_my_code" in text)
+    (tmp_path / "test_my_code.py").write_text(block)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 0 == done.returncode, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+def test_the_examples_section_names_every_example() -> None:
+    """
+    README's "Examples" section shows, for every script in examples/, the command that
+    runs it.
+    """
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Examples\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    scripts = sorted(path.name for path in (README.parent / "examples").glob("*.py"))
+    assert scripts
+    for name in scripts:
+        assert f"`python examples/{name}" in section, name

@@ -7,6 +7,8 @@ One concept per module:
 - ``_args``: the argument parser (global options work before or after the command);
 - ``_app``: :func:`run`, which parses, sets up logging, dispatches and maps errors;
 - ``_context``: what every command shares: the options, the client, the output;
+- ``_interrupt``: Ctrl-C without losing a task that was paid for;
+- ``_fields``: the SDK's argument names as flags and job-file columns;
 - ``_output``: results on stdout, as text or as one JSON document (``--json``);
 - ``_progress``: the progress board of a batch and how it is shown on stderr;
 - ``_jobs``: reading JSONL and CSV job files;
@@ -14,7 +16,7 @@ One concept per module:
 - ``_commands``: ``apps show``, ``upload``, ``generate``, ``enhance``, ``task``;
 - ``_batch``, ``_demo``, ``_serve``: ``batch``, ``demo``, ``emulator serve``.
 
-Only ``_exit`` may be imported without rich installed.
+Only ``_exit`` (and ``_fields``, which it uses) may be imported without rich installed.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import sys
@@ -18,6 +19,7 @@ import httpx
 from ._args import parse
 from ._context import Context
 from ._exit import ExitCode, UsageError, describe, error_json, exit_code
+from ._fields import FLAGS
 from ._serve import serve
 
 Command = Callable[[Context], Awaitable[ExitCode]]
@@ -57,9 +59,69 @@ def _report(error: BaseException, *, json_mode: bool, verbose: bool, ctx: Contex
     stderr = sys.stderr if ctx is None else ctx.stderr
     if verbose and status is ExitCode.ERROR:
         traceback.print_exception(error, file=stderr)
-    print(f"a1art: {describe(error)}", file=stderr)
+    names = FLAGS if ctx is None else ctx.names
+    print(f"a1art: {describe(error, names)}", file=stderr)
     if json_mode:
-        print(json.dumps({"error": error_json(error)}, ensure_ascii=False, indent=2), file=stdout)
+        body = {"error": error_json(error, names)}
+        print(json.dumps(body, ensure_ascii=False, indent=2), file=stdout)
+    return int(status)
+
+
+def _report_interrupt(ctx: Context) -> int:
+    """
+    Say that the command was interrupted, and what goes on (once).
+    """
+    interrupts = ctx.interrupts
+    if not interrupts.reported:
+        interrupts.reported = True
+        for line in interrupts.lines(ctx.args):
+            print(line, file=ctx.stderr, flush=True)
+        if ctx.args.json:
+            body = {"error": interrupts.json(ctx.args)}
+            print(json.dumps(body, ensure_ascii=False, indent=2), file=ctx.stdout, flush=True)
+    return int(ExitCode.INTERRUPTED)
+
+
+async def _run_command(ctx: Context, *, sigint: bool) -> ExitCode | None:
+    """
+    The command's status, or ``None`` when an interrupt stopped it.
+    """
+    command = _command(ctx.args.handler)
+    interrupts = ctx.interrupts
+    if not sigint:
+        with interrupts.scope():
+            return await command(ctx)
+        return None
+    status: ExitCode | None = None
+    async with anyio.create_task_group() as group:
+        await group.start(interrupts.watch_sigint)
+        with interrupts.scope():
+            status = await command(ctx)
+        group.cancel_scope.cancel()
+    return status
+
+
+async def run_context(ctx: Context, *, sigint: bool = False) -> int:
+    """
+    Run the command of *ctx* on the running event loop and return its exit status.
+
+    Args:
+        ctx: The parsed arguments, streams and transport.
+        sigint: Handle Ctrl-C here (see ``_interrupt``), for the real command line.
+    """
+    ctx.configure_logging()
+    try:
+        status = await _run_command(ctx, sigint=sigint)
+    except anyio.get_cancelled_exc_class():
+        # Cancelled from outside (or by asyncio's own Ctrl-C handling): say what goes on.
+        _report_interrupt(ctx)
+        raise
+    except Exception as error:  # every error ends as one line and a status
+        return _report(_leaf(error), json_mode=ctx.args.json, verbose=ctx.args.verbose, ctx=ctx)
+    finally:
+        ctx.close()
+    if status is None:
+        return _report_interrupt(ctx)
     return int(status)
 
 
@@ -79,14 +141,7 @@ async def run_parsed(
         stderr: Progress, logs and errors go here (``sys.stderr`` by default).
         transport: An httpx transport for the client, e.g. an emulator's (for tests).
     """
-    ctx = Context(args, stdout=stdout, stderr=stderr, transport=transport)
-    ctx.configure_logging()
-    try:
-        return int(await _command(args.handler)(ctx))
-    except Exception as error:  # every error ends as one line and a status
-        return _report(_leaf(error), json_mode=args.json, verbose=args.verbose, ctx=ctx)
-    finally:
-        ctx.close()
+    return await run_context(Context(args, stdout=stdout, stderr=stderr, transport=transport))
 
 
 def run(argv: Sequence[str]) -> int:
@@ -102,9 +157,8 @@ def run(argv: Sequence[str]) -> int:
         return done.code if isinstance(done.code, int) else 0
     if args.handler == "emulator_serve":
         return serve(extra)
+    ctx = Context(args)
     try:
-        return anyio.run(run_parsed, args)
-    except KeyboardInterrupt:
-        hint = "; run the same command again to resume" if args.handler == "batch" else ""
-        print(f"a1art: interrupted{hint}", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
+        return anyio.run(functools.partial(run_context, ctx, sigint=True))
+    except KeyboardInterrupt:  # before SIGINT was handled, or where it cannot be
+        return _report_interrupt(ctx)

@@ -20,9 +20,10 @@ Start with `a1art demo`: no key, no network.
 """
 
 EPILOG = """\
-exit status: 0 ok, 1 other error, 2 usage, 3 API error, 4 no usable answer (network,
-timeout, outcome unknown, download), 5 task failed, 6 batch with failed jobs,
-130 interrupted.  Progress goes to stderr, results to stdout.
+exit status: 0 ok, 1 other error, 2 usage (bad arguments, no key, a missing input file,
+an --out that is not a writable directory: found before anything is sent), 3 API error,
+4 no usable answer (network, timeout, outcome unknown, download), 5 task failed, 6 batch
+with failed jobs, 130 interrupted.  Progress goes to stderr, results to stdout.
 """
 
 
@@ -66,6 +67,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _api_key(text: str) -> str:
+    # An empty key is a mistake (an unset shell variable, say), never a reason to fall
+    # back to A1ART_API_KEY silently.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the key is empty (leave --api-key out to use A1ART_API_KEY)"
+        )
+    return text
+
+
 def _global_options(top_level: bool) -> _Parser:
     def default(value: Any) -> Any:
         return value if top_level else argparse.SUPPRESS
@@ -74,6 +85,7 @@ def _global_options(top_level: bool) -> _Parser:
     group = parser.add_argument_group("global options")
     group.add_argument(
         "--api-key",
+        type=_api_key,
         default=default(None),
         metavar="KEY",
         help="the API key (default: $A1ART_API_KEY); never printed",

@@ -11,59 +11,72 @@ journaled run), and spends nothing.
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 from rich.console import Console
 
-from .._batch import BatchOutcome
+from .._batch import BatchOutcome, BatchSummary
 from .._client import AsyncClient
-from .._exceptions import APIError
+from .._exceptions import A1ArtError, AppError, ValidationError
 from .._forms import CostEstimate
+from .._generation import GenerateArgs
 from .._journal import JobState, SQLiteJournal
 from .._models import App
 from ._context import Context
-from ._exit import ExitCode, InContext, describe
-from ._jobs import Job, read_jobs
+from ._exit import ExitCode, describe, naming
+from ._fields import COLUMNS
+from ._jobs import BadRow, Job, read_jobs
+from ._local import check_journal, check_out
 from ._output import app_kind, table
+from ._progress import Board
 from ._runner import RunJob, RunResult, journal_path, run_jobs
 
 #: Failed jobs listed by name in the text output; the rest are counted.
 LISTED_FAILURES = 20
 
 
+#: Errors reading an app that concern that app alone: the rows that use it fail, the
+#: others run.  Anything else (a bad key, the network) stops the batch.
+_APP_ERRORS = (AppError, ValidationError)
+
+
 async def fetch_apps(
     client: AsyncClient, jobs: Sequence[Job], language: str | None
-) -> dict[str, App]:
+) -> tuple[dict[str, App], dict[str, A1ArtError]]:
     """
-    The details of every app the jobs use, read once each, before anything is spent.
+    The details of every app the jobs use, read once each, before anything is spent,
+    and why each app that cannot be used was refused (unknown, not API-enabled, ...).
 
     Raises:
-        InContext: An app could not be read (unknown, not API-enabled, ...), naming the
-            first line that uses it.
+        A1ArtError: Reading an app failed for a reason that is not the app's own.
     """
-    first_line: dict[str, int] = {}
-    for job in jobs:
-        first_line.setdefault(job.app_id, job.line)
     apps: dict[str, App] = {}
-    for app_id, line in first_line.items():
+    refused: dict[str, A1ArtError] = {}
+    for app_id in dict.fromkeys(job.app_id for job in jobs):
         try:
             apps[app_id] = await client.apps.get(app_id, language=language)
-        except APIError as error:
-            raise InContext(f"app {app_id} (line {line})", error) from error
-    return apps
+        except _APP_ERRORS as error:
+            refused[app_id] = error
+    return apps, refused
 
 
 def _label(app: App) -> str:
     return app.name or app.id
 
 
-def outcome_json(outcome: BatchOutcome, job: Job | None = None) -> dict[str, Any]:
+def outcome_json(
+    outcome: BatchOutcome, job: Job | BadRow | None = None, *, error: str | None = None
+) -> dict[str, Any]:
     """
-    One job's outcome as ``--json`` prints it.
+    One job's outcome as ``--json`` prints it (*error*: the error's line, if not the
+    default one).
     """
+    if error is None and outcome.error is not None:
+        error = describe(outcome.error)
     body: dict[str, Any] = {
         "key": outcome.key,
         "state": outcome.state.value,
@@ -71,7 +84,7 @@ def outcome_json(outcome: BatchOutcome, job: Job | None = None) -> dict[str, Any
         "files": list(outcome.files),
         "cost": outcome.cost,
         "from_journal": outcome.from_journal,
-        "error": None if outcome.error is None else describe(outcome.error),
+        "error": error,
     }
     if job is not None:
         body["line"] = job.line
@@ -116,10 +129,16 @@ def summary_rows(result: RunResult, groups: Mapping[str, str]) -> dict[str, Summ
 
 
 def print_summary(
-    console: Console, result: RunResult, groups: Mapping[str, str], *, kinds: Mapping[str, str]
+    console: Console,
+    result: RunResult,
+    groups: Mapping[str, str],
+    *,
+    kinds: Mapping[str, str],
+    explain: Callable[[BatchOutcome], str] | None = None,
 ) -> None:
     """
-    The summary table: a row per app and a total, then the failed jobs.
+    The summary table: a row per app and a total, then the failed jobs, each with what
+    *explain* says of it (its error's line by default).
     """
     summary = result.summary
     grid = table(
@@ -146,7 +165,12 @@ def print_summary(
         console.print()
         console.print("[bold]Failed jobs[/bold]")
         for outcome in failures[:LISTED_FAILURES]:
-            error = describe(outcome.error) if outcome.error is not None else outcome.state.value
+            if explain is not None:
+                error = explain(outcome)
+            elif outcome.error is not None:
+                error = describe(outcome.error)
+            else:
+                error = outcome.state.value
             console.print(f"  {outcome.key}  {outcome.state.value}  {error}", markup=False)
         if len(failures) > LISTED_FAILURES:
             console.print(f"  ... and {len(failures) - LISTED_FAILURES} more (--json lists all)")
@@ -220,39 +244,137 @@ async def _estimate(
     return ExitCode.OK
 
 
+def _unfit(job: Job, apps: Mapping[str, App], refused: Mapping[str, A1ArtError]) -> str | None:
+    """
+    Why *job* cannot run with its app (the app was refused, or the row does not fit the
+    app's forms), in the job file's words; ``None`` if it can.
+
+    Checked here rather than by the batch, so that nothing is journaled for the row:
+    once the row is fixed, running the same command again runs it.
+    """
+    if job.app_id in refused:
+        return f"app {job.app_id}: {describe(refused[job.app_id], COLUMNS)}"
+    try:
+        GenerateArgs(**job.add_arguments()).plan(apps[job.app_id])
+    except ValidationError as error:
+        names = {**COLUMNS, "image": "images"} if job.images is not None else COLUMNS
+        return describe(error, names)
+    return None
+
+
+def _journaled_error(text: str) -> str:
+    """
+    An error read back from the journal (``ValidationError: size: ...``), in the job
+    file's words.
+    """
+    found = re.fullmatch(r"ValidationError: (\w+): (.*)", text, re.S)
+    if found is None:
+        return text
+    return describe(ValidationError(found[1], found[2]), COLUMNS)
+
+
+def _empty_result(title: str) -> RunResult:
+    """
+    The result of running no job (every row was bad).
+    """
+    summary = BatchSummary(done=0, failed=0, unknown=0, skipped=0, credits_spent=0, wall_time=0)
+    return RunResult((), summary, Board(title))
+
+
 async def batch(ctx: Context) -> ExitCode:
     """
     ``a1art batch JOBS --concurrency N --journal FILE --out DIR [--budget N] [--estimate]``.
+
+    Rows that cannot run (malformed, a missing image, an app that cannot be used) fail
+    alone, each named by its line and field; the others run.
     """
     args = ctx.args
     jobs_file = Path(args.jobs)
-    jobs = read_jobs(jobs_file)
+    job_file = read_jobs(jobs_file)
     journal = journal_path(args.journal, jobs_file)
-    async with ctx.client() as client:
-        apps = await fetch_apps(client, jobs, args.language)
-        if args.estimate:
-            return await _estimate(ctx, client, jobs, apps, journal)
-        groups = {job.key: _label(apps[job.app_id]) for job in jobs}
-        result = await run_jobs(
-            client,
-            [
-                RunJob(job.key, apps[job.app_id], groups[job.key], job.add_arguments())
-                for job in jobs
-            ],
-            title=f"a1art batch {jobs_file.name}",
-            console=ctx.progress_console(),
-            journal=SQLiteJournal(journal),
-            concurrency=args.concurrency,
-            download_to=args.out,
-            budget=args.budget,
-            resubmit_unknown=args.resubmit_unknown,
-            language=args.language,
-        )
+    check_out(args.out)
+    check_journal(journal, given=args.journal is not None)
+    console = ctx.progress_console()
+    title = f"a1art batch {jobs_file.name}"
+
+    def warn(rows: Sequence[BadRow]) -> None:
+        for row in rows:
+            console.print(f"a1art: {row.message} (this row fails; the others run)", markup=False)
+
+    warn(job_file.bad)
+    apps: dict[str, App] = {}
+    unfit: list[BadRow] = []
+    jobs: list[Job] = []
+    result = _empty_result(title)
+    if job_file.jobs or args.estimate:
+        async with ctx.client() as client:
+            apps, refused = await fetch_apps(client, job_file.jobs, args.language)
+            for job in job_file.jobs:
+                problem = _unfit(job, apps, refused)
+                if problem is None:
+                    jobs.append(job)
+                else:
+                    unfit.append(BadRow(job.line, job.key, problem, job.app_id))
+            warn(unfit)
+            if args.estimate:
+                return await _estimate(ctx, client, jobs, apps, journal)
+            if jobs:
+                planned = [
+                    RunJob(job.key, apps[job.app_id], _label(apps[job.app_id]), job.add_arguments())
+                    for job in jobs
+                ]
+                with naming(COLUMNS):  # the progress lines name a row's fields by column
+                    result = await run_jobs(
+                        client,
+                        planned,
+                        title=title,
+                        console=console,
+                        journal=SQLiteJournal(journal),
+                        concurrency=args.concurrency,
+                        download_to=args.out,
+                        budget=args.budget,
+                        resubmit_unknown=args.resubmit_unknown,
+                        language=args.language,
+                    )
+    return _report(ctx, journal, result, jobs, [*job_file.bad, *unfit], apps)
+
+
+def _report(
+    ctx: Context,
+    journal: Path,
+    result: RunResult,
+    jobs: Sequence[Job],
+    bad: Sequence[BadRow],
+    apps: Mapping[str, App],
+) -> ExitCode:
+    """
+    Print what the batch did, every row of the file in its order (the rows that could
+    not run count as failed), and return the exit status.
+    """
+    rows: list[Job | BadRow] = sorted([*jobs, *bad], key=lambda row: row.line)
+    lines = {row.key: row.line for row in rows}
+    summary = attrs.evolve(result.summary, failed=result.summary.failed + len(bad))
+    outcomes = sorted(
+        [*(row.outcome() for row in bad), *result.outcomes],
+        key=lambda outcome: lines.get(outcome.key, 0),
+    )
+    result = attrs.evolve(result, outcomes=tuple(outcomes), summary=summary)
     by_key = {outcome.key: outcome for outcome in result.outcomes}
-    summary = result.summary
+    groups: dict[str, str] = {}
+    for row in rows:
+        app = apps.get(row.app_id or "")
+        groups[row.key] = _label(app) if app else row.app_id or "(no app)"
+
+    def explain(outcome: BatchOutcome) -> str:
+        text = outcome.state.value if outcome.error is None else describe(outcome.error, COLUMNS)
+        if outcome.from_journal:
+            text = _journaled_error(text)
+        line = lines.get(outcome.key)
+        return text if line is None or text.startswith("line ") else f"line {line}: {text}"
+
     document = {
         "summary": {
-            "jobs": len(jobs),
+            "jobs": len(rows),
             "done": summary.done,
             "failed": summary.failed,
             "unknown": summary.unknown,
@@ -262,16 +384,24 @@ async def batch(ctx: Context) -> ExitCode:
             "wall_time": round(summary.wall_time, 3),
         },
         "journal": str(journal),
-        "out": args.out,
-        "jobs": [outcome_json(by_key[job.key], job) for job in jobs if job.key in by_key],
+        "out": ctx.args.out,
+        "jobs": [
+            outcome_json(
+                by_key[row.key],
+                row,
+                error=None if by_key[row.key].error is None else explain(by_key[row.key]),
+            )
+            for row in rows
+            if row.key in by_key
+        ],
     }
     kinds = {_label(app): app_kind(app) for app in apps.values()}
 
     def text(console: Console) -> None:
-        print_summary(console, result, groups, kinds=kinds)
+        print_summary(console, result, groups, kinds=kinds, explain=explain)
         console.print(f"journal: {journal} (run the same command again to resume)", markup=False)
-        if args.out:
-            console.print(f"results: {args.out}", markup=False)
+        if ctx.args.out:
+            console.print(f"results: {ctx.args.out}", markup=False)
 
     ctx.out.emit(document, text)
     failed = any(outcome.state is not JobState.DONE for outcome in result.outcomes)

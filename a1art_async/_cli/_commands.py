@@ -18,6 +18,8 @@ from .._handles import TaskHandle
 from .._models import App, FormType, Size, Task, TaskState
 from ._context import Context
 from ._exit import ExitCode
+from ._interrupt import resume_command
+from ._local import check_input, check_out
 from ._output import app_json, app_kind, cost_rule, table, task_json, upload_json
 from ._progress import wait_with_status
 
@@ -96,6 +98,7 @@ async def upload(ctx: Context) -> ExitCode:
     """
     ``a1art upload FILE|URL``.
     """
+    check_input(ctx.args.source)
     async with ctx.client() as client:
         stored = await client.images.upload(ctx.args.source)
 
@@ -146,8 +149,8 @@ async def _finish(
         try:
             task = await wait_with_status(handle, console, timeout=ctx.timeout)
         except TaskTimeoutError:
-            token = shlex.quote(handle.to_token())
-            console.print(f"the task goes on; resume: a1art task {token} --wait", markup=False)
+            resume = resume_command(ctx.args, handle)
+            console.print(f"the task goes on; resume: {resume}", markup=False)
             raise
     else:
         task = await handle.refresh()
@@ -189,20 +192,26 @@ async def generate(ctx: Context) -> ExitCode:
     """
     args = ctx.args
     images: list[str] = args.image
+    for image in images:
+        check_input(image, "--image")
+    check_out(args.out)
     async with ctx.client() as client:
-        handle = await client.generate(
-            args.app_id,
-            image=images[0] if len(images) == 1 else None,
-            images=images if len(images) > 1 else None,
-            prompt=args.prompt,
-            tags=args.tag,
-            style=args.style,
-            aspect=args.aspect,
-            count=args.count,
-            language=args.language,
+        app = await client.app_cache.get(client, args.app_id, args.language)
+        credits = await client.estimate_cost(app, count=args.count)
+        handle = await ctx.interrupts.submit(
+            lambda: client.generate(
+                app,
+                image=images[0] if len(images) == 1 else None,
+                images=images if len(images) > 1 else None,
+                prompt=args.prompt,
+                tags=args.tag,
+                style=args.style,
+                aspect=args.aspect,
+                count=args.count,
+                language=args.language,
+            ),
+            credits=credits,
         )
-        # The app's details are cached by the client: this costs no request.
-        credits = await client.estimate_cost(args.app_id, count=args.count)
         if not args.wait:
             return _submitted(ctx, handle, credits)
         return await _finish(ctx, handle, credits=credits)
@@ -212,9 +221,13 @@ async def enhance(ctx: Context) -> ExitCode:
     """
     ``a1art enhance FILE|URL``: 3 credits.
     """
+    check_input(ctx.args.source)
+    check_out(ctx.args.out)
     async with ctx.client() as client:
-        handle = await client.images.submit_enhance(ctx.args.source)
         credits = await client.estimate_cost(None, enhances=1)
+        handle = await ctx.interrupts.submit(
+            lambda: client.images.submit_enhance(ctx.args.source), credits=credits
+        )
         if not ctx.args.wait:
             return _submitted(ctx, handle, credits)
         return await _finish(ctx, handle, credits=credits)
@@ -225,8 +238,10 @@ async def task(ctx: Context) -> ExitCode:
     ``a1art task TASK_ID|TOKEN [--wait] [--out DIR]``.
     """
     ref: str = ctx.args.task.strip()
+    check_out(ctx.args.out)
     async with ctx.client() as client:
         handle = client.tasks.resume(ref) if ref.startswith("{") else client.tasks.track(ref)
+        ctx.interrupts.follow(handle)
         if ctx.args.wait:
             # Look once now: a task that has ended needs no wait for a first scheduled poll.
             await handle.refresh()

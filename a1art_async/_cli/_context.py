@@ -5,22 +5,25 @@ What every command shares: the parsed options, the output, logging, and the clie
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import shlex
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 import httpx
 from rich.console import Console
 
 from .._client import AsyncClient
+from .._logging import log_to
 from .._polling import PollPolicy
 from ._exit import UsageError
+from ._fields import FLAGS
+from ._interrupt import Interrupts
 from ._output import Output
 from ._progress import stderr_console
-
-#: Loggers whose records ``-v`` shows.
-_LOGGERS = ("a1art_async", "httpx")
 
 
 class _Redact(logging.Filter):
@@ -67,6 +70,9 @@ class Context:
     """
     One run of the command line.
 
+    Attributes:
+        interrupts: What Ctrl-C stops, and the task it must not lose (see ``_interrupt``).
+
     Args:
         args: The parsed arguments.
         stdout: Results go here.
@@ -88,7 +94,8 @@ class Context:
         self.stderr = stderr or sys.stderr
         self.out = Output(json_mode=bool(args.json), stdout=self.stdout)
         self._handler: logging.Handler | None = None
-        self._levels: dict[str, int] = {}
+        self._logging = contextlib.ExitStack()
+        self.interrupts = Interrupts()
 
     @property
     def api_key(self) -> str:
@@ -98,14 +105,23 @@ class Context:
         Raises:
             UsageError: Neither is set.
         """
-        key = self.args.api_key or os.environ.get("A1ART_API_KEY", "")
+        given: str | None = self.args.api_key
+        if given is not None:
+            if not given.strip():
+                raise UsageError("--api-key: the key is empty")
+            return given.strip()
+        key = os.environ.get("A1ART_API_KEY", "")
         if not key.strip():
             raise UsageError("no API key: pass --api-key or set A1ART_API_KEY")
-        return str(key).strip()
+        return key.strip()
 
     def configure_logging(self, secret: str | None = None) -> None:
         """
-        With ``-v``, send debug logs to stderr, with *secret* (the key) redacted.
+        With ``-v``, send the SDK's debug logs to stderr, with *secret* (the key) redacted.
+
+        Only the SDK's logger is shown: its line for each request has the method, the URL
+        and the status.  httpx logs the same request again at INFO, so its logger is left
+        alone, and :func:`log_to` keeps the record from reaching other handlers too.
         """
         if not self.args.verbose:
             return
@@ -114,24 +130,16 @@ class Context:
             self._handler.setFormatter(
                 logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
             )
-            for name in _LOGGERS:
-                logger = logging.getLogger(name)
-                self._levels[name] = logger.level
-                logger.addHandler(self._handler)
-                logger.setLevel(logging.DEBUG)
+            self._logging.enter_context(log_to(self._handler, logging.DEBUG))
         if secret:
             self._handler.addFilter(_Redact(secret))
 
     def close(self) -> None:
         """
-        Detach the log handler this run added, and restore the loggers' levels.
+        Detach the log handler this run added, and restore the SDK's logger.
         """
-        if self._handler is not None:
-            for name in _LOGGERS:
-                logger = logging.getLogger(name)
-                logger.removeHandler(self._handler)
-                logger.setLevel(self._levels.get(name, logging.NOTSET))
-            self._handler = None
+        self._logging.close()
+        self._handler = None
 
     def client(self) -> AsyncClient:
         """
@@ -152,6 +160,17 @@ class Context:
         The console on stderr that progress is shown on (never animated with ``-v``).
         """
         return stderr_console(self.stderr, plain=bool(self.args.verbose))
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """
+        How errors name what is wrong: by flag, and by the file itself for the commands
+        that take one image as their argument (``upload``, ``enhance``).
+        """
+        source = getattr(self.args, "source", None)
+        if isinstance(source, str):
+            return {**FLAGS, "image": shlex.quote(source)}
+        return FLAGS
 
     @property
     def timeout(self) -> float | None:

@@ -26,6 +26,7 @@ from ..testing import Emulator, Faults, apps, png_bytes
 from ._batch import outcome_json, print_summary
 from ._context import Context, scaled_policy
 from ._exit import ExitCode
+from ._local import check_out
 from ._runner import RunJob, run_jobs
 
 DEMO_KEY = "demo-key"
@@ -144,6 +145,7 @@ async def demo(ctx: Context) -> ExitCode:
     ``a1art demo [--out DIR] [--time-scale F]``.
     """
     ctx.configure_logging(DEMO_KEY)
+    check_out(ctx.args.out)
     scale = ctx.args.time_scale or DEFAULT_TIME_SCALE
     out = Path(ctx.args.out)
     emulator = demo_emulator(scale)
@@ -198,8 +200,8 @@ async def demo(ctx: Context) -> ExitCode:
         )
         console.print(
             "Next: export A1ART_API_KEY=... and try `a1art apps show APP_ID`; or point "
-            "your own code at a local API with `a1art emulator serve` "
-            "(pip install 'a1art-async[server]').",
+            "your own code at a local API with `a1art emulator serve` (it needs the "
+            "server extra: run pip install -e '.[server]' in the project directory).",
             markup=False,
         )
 

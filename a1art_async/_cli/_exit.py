@@ -5,9 +5,12 @@ Exit statuses, and every error as the one line the command prints.
 status    meaning
 ========  ============================================================================
 0         success
-1         any other error (a local file, an unexpected failure; ``-v`` shows a traceback)
-2         usage: bad arguments, no API key, input refused before anything was sent,
-          the ``cli`` extra missing
+1         any other error (a local file that fails once the work has started, an
+          unexpected failure; ``-v`` shows a traceback)
+2         usage, found before anything is sent: bad arguments, no API key, a missing or
+          unreadable input file, an ``--out`` that is not a writable directory, an
+          unreadable job file or unwritable journal, input the SDK refuses, the ``cli``
+          extra missing
 3         the API answered with an error code (the line shows it and both messages)
 4         no usable answer: connection, timeout, unexpected response, a generate whose
           outcome is unknown, a download, or a wait past its deadline
@@ -19,7 +22,10 @@ status    meaning
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._exceptions import (
@@ -34,6 +40,7 @@ from .._exceptions import (
     UnexpectedResponseError,
     ValidationError,
 )
+from ._fields import FLAGS, validation_text
 
 
 class ExitCode(enum.IntEnum):
@@ -96,13 +103,38 @@ def exit_code(error: BaseException) -> ExitCode:
     return ExitCode.ERROR
 
 
-def describe(error: BaseException) -> str:
+#: How :func:`describe` names the field of refused input when not told (see
+#: :func:`naming`).
+_NAMES: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "a1art_cli_names", default=FLAGS
+)
+
+
+@contextlib.contextmanager
+def naming(names: Mapping[str, str]) -> Iterator[None]:
     """
-    The error as one line: an API error with its code and both messages.
+    Within the block, :func:`describe` names fields with *names* unless told otherwise:
+    a batch names its rows' fields by the job file's columns, in every line it prints.
     """
+    token = _NAMES.set(names)
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def describe(error: BaseException, names: Mapping[str, str] | None = None) -> str:
+    """
+    The error as one line: an API error with its code and both messages, input the SDK
+    refused with the flag (or, with *names* = ``COLUMNS``, the job file's column) at fault.
+    """
+    if names is None:
+        names = _NAMES.get()
     if isinstance(error, InContext):
-        return f"{error.context}: {describe(error.error)}"
-    if isinstance(error, APIError):
+        return f"{error.context}: {describe(error.error, names)}"
+    if isinstance(error, ValidationError):
+        text = validation_text(error, names)
+    elif isinstance(error, APIError):
         text = f"API error {error.code}: {error.msg or '(no message)'}"
         if error.msg_cn:
             text += f" / {error.msg_cn}"
@@ -115,7 +147,7 @@ def describe(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def error_json(error: BaseException) -> dict[str, Any]:
+def error_json(error: BaseException, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """
     The error as ``--json`` prints it: its type, line and status, and for API errors
     the code and both messages.
@@ -123,7 +155,7 @@ def error_json(error: BaseException) -> dict[str, Any]:
     inner = error.error if isinstance(error, InContext) else error
     body: dict[str, Any] = {
         "type": type(inner).__name__,
-        "message": describe(error),
+        "message": describe(error, names),
         "exit_code": int(exit_code(error)),
     }
     if isinstance(inner, APIError):

@@ -21,6 +21,12 @@ Fields (JSONL keys, CSV columns); only ``app`` is required:
 A derived key is a hash of what the job asks for, so re-running the same file (even
 with rows added or reordered) matches every job to its journal entry; identical jobs
 get ``-2``, ``-3``... after the first.
+
+One bad row fails alone: a line that is not JSON, a missing or non-string ``app``, a
+bad ``count``, a field of the wrong type, an image file that is missing or unreadable,
+or a key used by an earlier row becomes a :class:`BadRow` naming its line and field,
+and the other rows run.  What makes no row readable (the file itself, or a CSV header
+with an unknown column) is a :class:`UsageError`.
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ from typing import Any
 
 import attrs
 
+from .._batch import BatchOutcome
 from .._generation import GenerateOptions
+from .._journal import JobState
 from ._exit import UsageError
+from ._local import input_problem
 
 _URL = re.compile(r"^https?://", re.IGNORECASE)
 _FIELDS = (
@@ -54,6 +63,8 @@ _FIELDS = (
     "aspect",
     "count",
 )
+#: Images per job, and images per generation, as the SDK checks them.
+_MAX_COUNT = 4
 
 
 @attrs.frozen
@@ -94,12 +105,71 @@ class Job:
         }
 
 
-def read_jobs(path: Path) -> list[Job]:
+@attrs.frozen
+class BadRow:
     """
-    Read and check a job file.
+    A row that cannot run: it fails alone, and the other rows run.
+
+    Attributes:
+        line: Its line in the file.
+        key: Its ``key`` if it has a usable one, else ``line-N``.
+        reason: What is wrong, starting with the field (``count: must be...``).
+        app_id: Its app, if it names one.
+    """
+
+    line: int
+    key: str
+    reason: str
+    app_id: str | None = None
+
+    @property
+    def message(self) -> str:
+        """
+        The reason with the line: ``line 4: count: must be an integer from 1 to 4``.
+        """
+        return f"line {self.line}: {self.reason}"
+
+    def outcome(self) -> BatchOutcome:
+        """
+        The row as a failed job: nothing was sent for it.
+        """
+        return BatchOutcome(self.key, JobState.FAILED, error=UsageError(self.message))
+
+
+@attrs.frozen
+class JobFile:
+    """
+    A job file read: the jobs that can run, and the rows that cannot, in file order.
+    """
+
+    jobs: tuple[Job, ...]
+    bad: tuple[BadRow, ...]
+
+    @property
+    def rows(self) -> int:
+        """
+        How many rows the file has (blank lines aside).
+        """
+        return len(self.jobs) + len(self.bad)
+
+
+class _RowError(Exception):
+    """
+    What is wrong with one row: the field (as the file names it) and why.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+
+
+def read_jobs(path: Path) -> JobFile:
+    """
+    Read a job file: each row becomes a :class:`Job`, or a :class:`BadRow` saying what
+    is wrong with it.
 
     Raises:
-        UsageError: The file is missing, or a line is not a valid job (with its number).
+        UsageError: The file cannot be read, has no rows, or (CSV) its header has a
+            column no job takes.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -111,36 +181,75 @@ def read_jobs(path: Path) -> list[Job]:
     is_jsonl = suffix in (".jsonl", ".ndjson", ".json") or (
         suffix != ".csv" and text.lstrip().startswith("{")
     )
-    rows = _jsonl_rows(text) if is_jsonl else _csv_rows(text)
-    jobs = [_job(line, row, path.parent) for line, row in rows]
-    if not jobs:
+    rows = _jsonl_rows(text) if is_jsonl else _csv_rows(text, path)
+    jobs: list[Job] = []
+    bad: list[BadRow] = []
+    for line, row in rows:
+        if isinstance(row, BadRow):
+            bad.append(row)
+            continue
+        try:
+            jobs.append(_job(line, row, path.parent))
+        except _RowError as error:
+            bad.append(_bad(line, row, str(error)))
+    if not jobs and not bad:
         raise UsageError(f"the jobs file {str(path)!r} has no jobs")
-    return _unique(jobs)
+    unique, repeated = _unique(jobs)
+    # A bad row is shown by its key when that names it alone, else by its line.
+    taken = {job.key for job in unique}
+    named: list[BadRow] = []
+    for row in sorted([*bad, *repeated], key=lambda row: row.line):
+        if row.key in taken:
+            row = attrs.evolve(row, key=f"line-{row.line}")
+        taken.add(row.key)
+        named.append(row)
+    return JobFile(tuple(unique), tuple(named))
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _bad(line: int, row: Mapping[str, Any], reason: str) -> BadRow:
+    key = row.get("key", row.get("id"))
+    app = row.get("app", row.get("app_id"))
+    return BadRow(
+        line=line,
+        key=key if isinstance(key, str) and key else f"line-{line}",
+        reason=reason,
+        app_id=app if isinstance(app, str) and app else None,
+    )
+
+
+def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError as error:
-            raise UsageError(f"line {number}: not JSON: {error}") from None
+            yield number, BadRow(number, f"line-{number}", f"not JSON: {error}")
+            continue
         if not isinstance(row, dict):
-            raise UsageError(f"line {number}: expected a JSON object")
+            yield number, BadRow(number, f"line-{number}", "expected a JSON object")
+            continue
         yield number, row
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames is None:
         return
     header = [name.strip() for name in reader.fieldnames]
+    unknown = [name for name in header if name and name not in _FIELDS]
+    if unknown:
+        raise UsageError(
+            f"the jobs file {str(path)!r}: unknown column(s) {', '.join(unknown)}; "
+            f"known: {', '.join(_FIELDS)}"
+        )
     reader.fieldnames = header
     for row in reader:
         if None in row:
-            raise UsageError(f"line {reader.line_num}: more cells than columns")
-        cells = {name: (value or "").strip() for name, value in row.items()}
+            number = reader.line_num
+            yield number, _bad(number, {}, "more cells than columns")
+            continue
+        cells = {name: (value or "").strip() for name, value in row.items() if name}
         if not any(cells.values()):
             continue
         present: dict[str, Any] = {name: value for name, value in cells.items() if value}
@@ -149,7 +258,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, present
 
 
-def _text(row: Mapping[str, Any], line: int, *names: str) -> str | None:
+def _text(row: Mapping[str, Any], *names: str) -> str | None:
     for name in names:
         value = row.get(name)
         if value is None or value == "":
@@ -157,67 +266,75 @@ def _text(row: Mapping[str, Any], line: int, *names: str) -> str | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
-            raise UsageError(f"line {line}: {name!r} must be a string")
+            raise _RowError(name, f"must be a string, got {json.dumps(value)}")
         return value
     return None
 
 
-def _image(value: str, base: Path) -> str:
+def _image(value: str, base: Path, field: str) -> str:
     if _URL.match(value):
         return value
+    problem = input_problem(value, base)
+    if problem is not None:
+        raise _RowError(field, problem)
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else base / path)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _RowError("count", f"must be an integer from 1 to {_MAX_COUNT}, got {value!r}")
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if str(count) != str(value).strip() or not 1 <= count <= _MAX_COUNT:
+        raise _RowError("count", f"must be an integer from 1 to {_MAX_COUNT}, got {value!r}")
+    return count
 
 
 def _job(line: int, row: Mapping[str, Any], base: Path) -> Job:
     unknown = sorted(set(row) - set(_FIELDS))
     if unknown:
-        raise UsageError(
-            f"line {line}: unknown field(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}"
-        )
-    app_id = _text(row, line, "app", "app_id")
+        raise _RowError(", ".join(unknown), f"unknown field(s); known: {', '.join(_FIELDS)}")
+    app_id = _text(row, "app", "app_id")
     if not app_id:
-        raise UsageError(f"line {line}: no app (the app id)")
+        raise _RowError("app", "missing (the app id)")
     images_value = row.get("images")
     images: tuple[str, ...] | dict[str, str] | None = None
     if isinstance(images_value, list) and all(isinstance(item, str) for item in images_value):
-        images = tuple(_image(item, base) for item in images_value)
+        images = tuple(_image(item, base, "images") for item in images_value)
     elif isinstance(images_value, dict) and all(
         isinstance(item, str) for item in images_value.values()
     ):
-        images = {str(k): _image(v, base) for k, v in images_value.items()}
+        images = {str(k): _image(v, base, "images") for k, v in images_value.items()}
     elif images_value is not None:
-        raise UsageError(f"line {line}: 'images' must be a list of paths or URLs")
+        raise _RowError("images", "must be a list of paths or URLs")
     prompts = row.get("prompts")
     if prompts is not None and not (
         isinstance(prompts, dict) and all(isinstance(v, str) for v in prompts.values())
     ):
-        raise UsageError(f"line {line}: 'prompts' must be an object of texts")
+        raise _RowError("prompts", "must be an object of texts")
     tags_value = row.get("tags", row.get("tag"))
     if tags_value is not None and not isinstance(tags_value, str | dict):
-        raise UsageError(f"line {line}: 'tags' must be a tag or an object of input to tag")
-    count_value = row.get("count", 1)
-    try:
-        count = int(count_value)
-        if isinstance(count_value, bool) or str(count) != str(count_value).strip():
-            raise ValueError
-    except (TypeError, ValueError):
-        raise UsageError(f"line {line}: 'count' must be an integer, got {count_value!r}") from None
-    image = _text(row, line, "image")
+        name = "tags" if "tags" in row else "tag"
+        raise _RowError(name, "must be a tag, or an object of input to tag")
+    count = _count(row.get("count", 1))
+    image = _text(row, "image")
     given = {name: row[name] for name in sorted(row) if name not in ("key", "id")}
-    key = _text(row, line, "key", "id")
+    key = _text(row, "key", "id")
     return Job(
         key=key or _derived_key(given),
         derived=key is None,
         app_id=app_id,
         line=line,
-        image=None if image is None else _image(image, base),
+        image=None if image is None else _image(image, base, "image"),
         images=images,
-        prompt=_text(row, line, "prompt"),
+        prompt=_text(row, "prompt"),
         prompts=prompts,
         tags=tags_value,
-        style=_text(row, line, "style"),
-        aspect=_text(row, line, "aspect"),
+        style=_text(row, "style"),
+        aspect=_text(row, "aspect"),
         count=count,
     )
 
@@ -227,10 +344,14 @@ def _derived_key(given: Mapping[str, Any]) -> str:
     return "job-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _unique(jobs: Iterable[Job]) -> list[Job]:
-    used: set[str] = set()
+def _unique(jobs: Iterable[Job]) -> tuple[list[Job], list[BadRow]]:
+    """
+    The jobs with derived keys numbered apart; a row whose key an earlier row has is bad.
+    """
+    used: dict[str, int] = {}
     repeats: dict[str, int] = {}
     result: list[Job] = []
+    repeated: list[BadRow] = []
     for job in jobs:
         key = job.key
         if job.derived:
@@ -238,7 +359,9 @@ def _unique(jobs: Iterable[Job]) -> list[Job]:
             if repeats[key] > 1:
                 key = f"{key}-{repeats[key]}"
         if key in used:
-            raise UsageError(f"line {job.line}: the key {key!r} is used twice")
-        used.add(key)
+            reason = f"key: {key!r} is used by line {used[key]} too"
+            repeated.append(BadRow(job.line, f"line-{job.line}", reason, job.app_id))
+            continue
+        used[key] = job.line
         result.append(job if key == job.key else attrs.evolve(job, key=key))
-    return result
+    return result, repeated
