@@ -18,11 +18,11 @@ from typing import Any
 import attrs
 from rich.console import Console
 
-from .._batch import BatchOutcome
 from .._client import AsyncClient
+from .._engine._batch import BatchOutcome
+from .._engine._cost import CostEstimate
+from .._engine._journal import JobState, SQLiteJournal
 from .._exceptions import APIError
-from .._forms import CostEstimate
-from .._journal import JobState, SQLiteJournal
 from .._models import App
 from ._context import Context
 from ._exit import ExitCode, InContext, describe

@@ -12,8 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
+from .._engine._cost import CostEstimate
 from .._exceptions import TaskTimeoutError
-from .._forms import CostEstimate
 from .._handles import TaskHandle
 from .._models import App, FormType, Size, Task, TaskState
 from ._context import Context

@@ -14,7 +14,7 @@ import httpx
 from rich.console import Console
 
 from .._client import AsyncClient
-from .._polling import PollPolicy
+from .._engine._schedule import PollPolicy
 from ._exit import UsageError
 from ._output import Output
 from ._progress import stderr_console
