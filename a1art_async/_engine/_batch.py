@@ -51,7 +51,7 @@ from ._handles import JobHandle
 from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
 from ._limiter import Priority, request_priority
 from ._logging import logger
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, SpendGuard
 
 
 @attrs.frozen
@@ -99,7 +99,7 @@ class Job(Protocol):
         """
         ...
 
-    async def submit(self, guard: Any) -> JobHandle[Any]:
+    async def submit(self, guard: SpendGuard) -> JobHandle[Any]:
         """
         Send the paid request, passing *guard* to the session's request; return its
         handle (done already when the answer was the result itself).
