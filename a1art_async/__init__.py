@@ -8,14 +8,29 @@ for tests and demos.
 from __future__ import annotations
 
 from ._batch import Batch as Batch
-from ._batch import BatchOutcome as BatchOutcome
-from ._batch import BatchSummary as BatchSummary
-from ._batch import BudgetExceededError as BudgetExceededError
 from ._client import (
     AsyncClient as AsyncClient,
 )
-from ._events import Event as Event
-from ._events import EventKind as EventKind
+from ._engine._batch import BatchOptions as BatchOptions
+from ._engine._batch import BatchOutcome as BatchOutcome
+from ._engine._batch import BatchSummary as BatchSummary
+from ._engine._cost import CostEstimate as CostEstimate
+from ._engine._errors import BudgetExceededError as BudgetExceededError
+from ._engine._errors import OutcomeUnknown as OutcomeUnknown
+from ._engine._events import Event as Event
+from ._engine._events import EventKind as EventKind
+from ._engine._handles import Completed as Completed
+from ._engine._handles import Failed as Failed
+from ._engine._journal import JobRecord as JobRecord
+from ._engine._journal import JobState as JobState
+from ._engine._journal import JournalStore as JournalStore
+from ._engine._journal import MemoryJournal as MemoryJournal
+from ._engine._journal import SQLiteJournal as SQLiteJournal
+from ._engine._limiter import Priority as Priority
+from ._engine._limiter import RateLimit as RateLimit
+from ._engine._limiter import request_priority as request_priority
+from ._engine._retry import RetryPolicy as RetryPolicy
+from ._engine._schedule import PollPolicy as PollPolicy
 from ._exceptions import (
     API_ERRORS as API_ERRORS,
 )
@@ -124,29 +139,10 @@ from ._exceptions import (
 from ._exceptions import (
     VIPRequiredError as VIPRequiredError,
 )
-from ._forms import CostEstimate as CostEstimate
 from ._generation import GenerateOptions as GenerateOptions
-from ._handles import Completed as Completed
-from ._handles import Failed as Failed
-from ._handles import (
-    Outcome as Outcome,
-)
+from ._handles import Outcome as Outcome
 from ._handles import (
     TaskHandle as TaskHandle,
-)
-from ._journal import JobRecord as JobRecord
-from ._journal import JobState as JobState
-from ._journal import JournalStore as JournalStore
-from ._journal import MemoryJournal as MemoryJournal
-from ._journal import SQLiteJournal as SQLiteJournal
-from ._limiter import (
-    Priority as Priority,
-)
-from ._limiter import (
-    RateLimit as RateLimit,
-)
-from ._limiter import (
-    request_priority as request_priority,
 )
 from ._models import (
     App as App,
@@ -190,9 +186,6 @@ from ._models import (
 from ._models import (
     Upload as Upload,
 )
-from ._polling import (
-    PollPolicy as PollPolicy,
-)
 from ._resources import (
     Apps as Apps,
 )
@@ -201,9 +194,6 @@ from ._resources import (
 )
 from ._resources import (
     Tasks as Tasks,
-)
-from ._retry import (
-    RetryPolicy as RetryPolicy,
 )
 from ._version import __version__ as __version__
 
@@ -222,6 +212,7 @@ __all__ = [
     "AuthenticationError",
     "BalanceInsufficientError",
     "Batch",
+    "BatchOptions",
     "BatchOutcome",
     "BatchSummary",
     "BudgetExceededError",
@@ -255,6 +246,7 @@ __all__ = [
     "MissingImageFileError",
     "NotAnImageError",
     "Outcome",
+    "OutcomeUnknown",
     "PollPolicy",
     "Priority",
     "QuantityError",

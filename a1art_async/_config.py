@@ -9,7 +9,7 @@ from typing import Final, Literal
 
 import httpx
 
-from ._exceptions import ValidationError
+from ._engine._errors import ValidationError
 
 Region = Literal["global", "cn"]
 

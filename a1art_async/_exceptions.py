@@ -1,7 +1,7 @@
 """
-Every error the SDK raises descends from :class:`A1ArtError`.
+The a1.art Open API's errors: one class per documented code, under :class:`APIError`.
 
-The tree::
+The tree (the shared errors come from ``_engine/_errors.py``)::
 
     A1ArtError
     ├── ValidationError              bad input, raised before any request is sent
@@ -45,79 +45,58 @@ API codes map to classes through :data:`API_ERRORS`; an unlisted code still rais
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+from ._engine._errors import (
+    A1ArtError,
+    BudgetExceededError,
+    ConnectError,
+    DownloadError,
+    OutcomeUnknown,
+    ResultExpiredError,
+    TaskFailedError,
+    TaskTimeoutError,
+    TimeoutError,
+    TransportError,
+    UnexpectedRedirectError,
+    UnexpectedResponseError,
+    ValidationError,
+    code_table,
+)
+from ._engine._errors import APIError as _APIError
 
 if TYPE_CHECKING:
-    from ._models import EnhanceRequest, GenerateRequest, Task
+    from ._models import EnhanceRequest, GenerateRequest
+
+__all__ = [
+    "A1ArtError",
+    "BudgetExceededError",
+    "ConnectError",
+    "DownloadError",
+    "ResultExpiredError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "TimeoutError",
+    "TransportError",
+    "UnexpectedRedirectError",
+    "UnexpectedResponseError",
+    "ValidationError",
+]
 
 
-class A1ArtError(Exception):
+class APIError(_APIError):
     """
-    The root of every error this SDK raises.
-    """
-
-
-class ValidationError(A1ArtError, ValueError):
-    """
-    Input that the API would reject, caught before any request or credit is spent.
-
-    Attributes:
-        field: The parameter or form field at fault.
-        reason: What is wrong with it.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-class APIError(A1ArtError):
-    """
-    The API answered with a non-zero ``code`` in its envelope.
+    The a1.art API answered with a non-zero ``code`` in its envelope.
 
     Attributes:
         code: The documented error code.
         msg: The English message.
         msg_cn: The Chinese message.
         status: The HTTP status of the response.
-    """
-
-    codes: ClassVar[tuple[int, ...]] = ()
-
-    def __init__(self, code: int, msg: str = "", msg_cn: str = "", *, status: int = 200) -> None:
-        super().__init__(f"a1.art error {code}: {msg}" + (f" ({msg_cn})" if msg_cn else ""))
-        self.code = code
-        self.msg = msg
-        self.msg_cn = msg_cn
-        self.status = status
-
-
-class AuthenticationError(APIError):
-    """
-    The API key is missing (10410) or not valid (10411).
-    """
-
-    codes: ClassVar[tuple[int, ...]] = (10410, 10411)
-
-
-class InvalidParamsError(APIError):
-    """
-    The server rejected the request's parameters (10001).
-    """
-
-    codes: ClassVar[tuple[int, ...]] = (10001,)
-
-
-class RateLimitError(APIError):
-    """
-    Too many requests (20000 or HTTP 429).
-
-    Attributes:
         retry_after: Seconds the server asked to wait, when it said so.
     """
 
-    codes: ClassVar[tuple[int, ...]] = (20000,)
+    code: int
 
     def __init__(
         self,
@@ -128,8 +107,42 @@ class RateLimitError(APIError):
         status: int = 200,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(code, msg, msg_cn, status=status)
-        self.retry_after = retry_after
+        super().__init__(code, msg, status=status, retry_after=retry_after)
+        self.msg = msg
+        self.msg_cn = msg_cn
+
+    def __str__(self) -> str:
+        return f"a1.art error {self.code}: {self.msg}" + (
+            f" ({self.msg_cn})" if self.msg_cn else ""
+        )
+
+
+class AuthenticationError(APIError):
+    """
+    The API key is missing (10410) or not valid (10411).
+    """
+
+    codes: ClassVar[tuple[int | str, ...]] = (10410, 10411)
+
+
+class InvalidParamsError(APIError):
+    """
+    The server rejected the request's parameters (10001).
+    """
+
+    codes: ClassVar[tuple[int | str, ...]] = (10001,)
+
+
+class RateLimitError(APIError):
+    """
+    Too many requests (20000 or HTTP 429).
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, when it said so.
+    """
+
+    codes: ClassVar[tuple[int | str, ...]] = (20000,)
+    transient: ClassVar[bool] = True
 
 
 class ServerError(APIError):
@@ -137,7 +150,8 @@ class ServerError(APIError):
     The server failed (20002, 20003, or an HTTP 5xx that carried an envelope).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (20002, 20003)
+    codes: ClassVar[tuple[int | str, ...]] = (20002, 20003)
+    transient: ClassVar[bool] = True
 
 
 class AppError(APIError):
@@ -151,7 +165,7 @@ class AppNotAPIEnabledError(AppError):
     This app does not support API access (324010).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (324010,)
+    codes: ClassVar[tuple[int | str, ...]] = (324010,)
 
 
 class AppNotFoundError(AppError):
@@ -159,7 +173,7 @@ class AppNotFoundError(AppError):
     No app has this id (324012).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (324012,)
+    codes: ClassVar[tuple[int | str, ...]] = (324012,)
 
 
 class AppVersionOutdatedError(AppError):
@@ -167,7 +181,7 @@ class AppVersionOutdatedError(AppError):
     The app was republished; fetch its details again for the new ``versionId`` (324013).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (324013,)
+    codes: ClassVar[tuple[int | str, ...]] = (324013,)
 
 
 class AppNotOwnedError(AppError):
@@ -175,7 +189,7 @@ class AppNotOwnedError(AppError):
     The app is another user's unpublished app (324018).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (324018,)
+    codes: ClassVar[tuple[int | str, ...]] = (324018,)
 
 
 class VIPRequiredError(AppError):
@@ -183,7 +197,7 @@ class VIPRequiredError(AppError):
     The app is for VIP accounts only (324019).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (324019,)
+    codes: ClassVar[tuple[int | str, ...]] = (324019,)
 
 
 class QuantityError(APIError):
@@ -191,7 +205,7 @@ class QuantityError(APIError):
     ``generateNum`` out of range for this app (324011).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (324011,)
+    codes: ClassVar[tuple[int | str, ...]] = (324011,)
 
 
 class BalanceInsufficientError(APIError):
@@ -199,7 +213,7 @@ class BalanceInsufficientError(APIError):
     Not enough credits for this request (810012); nothing was charged.
     """
 
-    codes: ClassVar[tuple[int, ...]] = (810012,)
+    codes: ClassVar[tuple[int | str, ...]] = (810012,)
 
 
 class FileError(APIError):
@@ -207,7 +221,7 @@ class FileError(APIError):
     A file could not be used (20100, and the base of every upload error).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (20100,)
+    codes: ClassVar[tuple[int | str, ...]] = (20100,)
 
 
 class UnsupportedSuffixError(FileError):
@@ -215,7 +229,7 @@ class UnsupportedSuffixError(FileError):
     The file name or URL has a suffix other than png/jpg/jpeg (10002, 20101).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (10002, 20101)
+    codes: ClassVar[tuple[int | str, ...]] = (10002, 20101)
 
 
 class MissingImageFileError(FileError):
@@ -223,7 +237,7 @@ class MissingImageFileError(FileError):
     The upload carried no file (400000).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400000,)
+    codes: ClassVar[tuple[int | str, ...]] = (400000,)
 
 
 class TooManyImagesError(FileError):
@@ -231,7 +245,7 @@ class TooManyImagesError(FileError):
     More than one image in one upload (400001).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400001,)
+    codes: ClassVar[tuple[int | str, ...]] = (400001,)
 
 
 class NotAnImageError(FileError):
@@ -239,7 +253,7 @@ class NotAnImageError(FileError):
     The file is not an image (400002).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400002,)
+    codes: ClassVar[tuple[int | str, ...]] = (400002,)
 
 
 class ImageTooLargeError(FileError):
@@ -247,7 +261,7 @@ class ImageTooLargeError(FileError):
     The file is larger than 10 MB (400003).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400003,)
+    codes: ClassVar[tuple[int | str, ...]] = (400003,)
 
 
 class InvalidFileError(FileError):
@@ -255,7 +269,7 @@ class InvalidFileError(FileError):
     The file is unreadable or not one of this key's uploads (400004).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400004,)
+    codes: ClassVar[tuple[int | str, ...]] = (400004,)
 
 
 class UnsupportedImageFormatError(FileError):
@@ -263,7 +277,7 @@ class UnsupportedImageFormatError(FileError):
     The image is not PNG or JPEG (400005).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400005,)
+    codes: ClassVar[tuple[int | str, ...]] = (400005,)
 
 
 class ImageDimensionsTooLargeError(FileError):
@@ -271,7 +285,7 @@ class ImageDimensionsTooLargeError(FileError):
     The image is larger than 2048x2048 (400006).
     """
 
-    codes: ClassVar[tuple[int, ...]] = (400006,)
+    codes: ClassVar[tuple[int | str, ...]] = (400006,)
 
 
 class UnknownAPIError(APIError):
@@ -280,21 +294,8 @@ class UnknownAPIError(APIError):
     """
 
 
-def _table() -> dict[int, type[APIError]]:
-    table: dict[int, type[APIError]] = {}
-    pending: list[type[APIError]] = [APIError]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        for code in cls.codes:
-            if code in table:  # pragma: no cover - a programming error, caught by tests
-                raise RuntimeError(f"code {code} mapped twice")
-            table[code] = cls
-    return table
-
-
 #: Every documented non-zero code and the class it raises.
-API_ERRORS: dict[int, type[APIError]] = _table()
+API_ERRORS: dict[int | str, type[APIError]] = code_table(APIError)
 
 
 def api_error(
@@ -309,62 +310,10 @@ def api_error(
     Build the error for an envelope ``code`` through :data:`API_ERRORS`.
     """
     cls = API_ERRORS.get(code, UnknownAPIError)
-    if cls is RateLimitError:
-        return RateLimitError(code, msg, msg_cn, status=status, retry_after=retry_after)
-    return cls(code, msg, msg_cn, status=status)
+    return cls(code, msg, msg_cn, status=status, retry_after=retry_after)
 
 
-class UnexpectedResponseError(A1ArtError):
-    """
-    The response was not the documented JSON envelope: an HTML error page, truncated
-    JSON, or fields of the wrong type.
-
-    Attributes:
-        status: The HTTP status.
-        excerpt: The start of the body, with the API key removed.
-    """
-
-    def __init__(self, reason: str, *, status: int, excerpt: str = "") -> None:
-        text = f"{reason} (HTTP {status})"
-        if excerpt:
-            text += f": {excerpt!r}"
-        super().__init__(text)
-        self.reason = reason
-        self.status = status
-        self.excerpt = excerpt
-
-
-class UnexpectedRedirectError(A1ArtError):
-    """
-    The API answered with a redirect; it is not followed, so the key never leaves the
-    API's origin.
-    """
-
-    def __init__(self, status: int, location: str) -> None:
-        super().__init__(f"the API redirected (HTTP {status}) to {location!r}; not followed")
-        self.status = status
-        self.location = location
-
-
-class TransportError(A1ArtError):
-    """
-    The request did not complete: the connection failed, dropped or timed out.
-    """
-
-
-class ConnectError(TransportError):
-    """
-    The connection could not be established: the request never reached the server.
-    """
-
-
-class TimeoutError(TransportError):
-    """
-    No answer arrived in time.
-    """
-
-
-class GenerationOutcomeUnknown(A1ArtError):
+class GenerationOutcomeUnknown(OutcomeUnknown):
     """
     A generate or enhance request may have reached the server, and credits may have been
     spent, but no answer says whether a task was created.  It was not sent again.
@@ -374,70 +323,7 @@ class GenerationOutcomeUnknown(A1ArtError):
         cause: What went wrong after the request was sent.
     """
 
+    request: GenerateRequest | EnhanceRequest
+
     def __init__(self, request: GenerateRequest | EnhanceRequest, cause: BaseException) -> None:
-        super().__init__(
-            f"the {type(request).__name__} may have reached the server and spent credits, "
-            f"but no answer came back ({type(cause).__name__}: {cause}); it was not resent"
-        )
-        self.request = request
-        self.cause = cause
-
-
-class TaskFailedError(A1ArtError):
-    """
-    The task ended in state 20 (failed).
-    """
-
-    def __init__(self, task: Task) -> None:
-        super().__init__(f"task {task.task_id} failed")
-        self.task = task
-        self.task_id = task.task_id
-
-
-class TaskTimeoutError(A1ArtError):
-    """
-    A wait passed its deadline; the task itself goes on and can be waited for again.
-
-    Attributes:
-        task_id: The task.
-        waited: Seconds the wait lasted.
-        last_state: The state the latest answered poll saw (``None``: none answered).
-        last_error: Why the latest poll failed, when it did (the API unreachable, say).
-    """
-
-    def __init__(
-        self,
-        task_id: str,
-        waited: float,
-        last_state: Any = None,
-        *,
-        last_error: BaseException | None = None,
-    ) -> None:
-        text = f"task {task_id} not finished after waiting {waited:.1f} s"
-        if last_error is not None:
-            text += f"; the last poll failed: {last_error}"
-        elif last_state is None:
-            text += "; no poll was answered"
-        super().__init__(text)
-        self.task_id = task_id
-        self.waited = waited
-        self.last_state = last_state
-        self.last_error = last_error
-
-
-class DownloadError(A1ArtError):
-    """
-    A result file could not be saved.
-    """
-
-    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
-        super().__init__(f"download of {url} failed: {reason}")
-        self.url = url
-        self.reason = reason
-        self.status = status
-
-
-class ResultExpiredError(DownloadError):
-    """
-    The result URL answered 403 or 404: result URLs "may become invalid later".
-    """
+        super().__init__(request, cause)

@@ -16,6 +16,7 @@ from typing import TypeAlias
 import attrs
 
 from ._config import MAX_GENERATE_NUM
+from ._engine._cost import CostEstimate
 from ._exceptions import ValidationError
 from ._image_input import ImageSource
 from ._models import (
@@ -35,58 +36,6 @@ ImageArg: TypeAlias = "ImageSource | Upload"
 
 #: Credits for one enhance, from the docs' charging rules.
 ENHANCE_COST = 3
-
-
-@attrs.frozen
-class CostEstimate:
-    """
-    The credits a request will be charged, as exactly as the docs allow.
-
-    The docs charge form apps 1 credit per image, node apps their ``cost`` per
-    generation (one result per request), videos 10 each and enhances 3; but they do not
-    say how to tell a node app from a form app, and their own form app ("Crazy Pet")
-    carries ``"cost": 2``.  So for an app with a ``cost`` the charge is only bounded:
-    at least ``min(count, cost)`` (a form app, or a node app's cost) and at most
-    ``count * max(1, cost)``.  An app without ``cost`` is charged by the form rule,
-    exactly.  Budgets reserve :attr:`high`, so they are never exceeded.
-
-    Attributes:
-        low: The least the request can be charged, if it is accepted.
-        high: The most it can be charged.
-    """
-
-    low: int
-    high: int
-
-    @property
-    def credits(self) -> int:
-        """
-        The credits to reserve: :attr:`high`.
-        """
-        return self.high
-
-    @property
-    def exact(self) -> bool:
-        """
-        Whether the charge is known exactly (``low == high``).
-        """
-        return self.low == self.high
-
-    def __int__(self) -> int:
-        return self.high
-
-    def __add__(self, other: CostEstimate) -> CostEstimate:
-        return CostEstimate(self.low + other.low, self.high + other.high)
-
-    def __str__(self) -> str:
-        return str(self.high) if self.exact else f"{self.low}-{self.high}"
-
-    @classmethod
-    def exactly(cls, credits: int) -> CostEstimate:
-        """
-        A charge known exactly.
-        """
-        return cls(credits, credits)
 
 
 def estimate_cost(app: App, count: int = 1) -> CostEstimate:

@@ -11,19 +11,19 @@ refetches the app, rebuilds the request with the same uploads and submits once m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 import anyio
 import attrs
 
+from ._engine._cost import CostEstimate
+from ._engine._logging import logger
+from ._engine._retry import SpendGuard
 from ._exceptions import AppVersionOutdatedError
-from ._forms import ENHANCE_COST, CostEstimate, ImageArg, Plan, estimate_cost, plan
-from ._logging import logger
+from ._forms import ENHANCE_COST, ImageArg, Plan, estimate_cost, plan
+from ._handles import TaskHandle
 from ._models import App, Language, Size, Upload
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient
-    from ._handles import TaskHandle
+from ._resources import Apps, Images
 
 #: How long app details are reused before they are fetched again, in seconds.
 DEFAULT_APP_TTL = 60.0
@@ -34,13 +34,13 @@ class AppCache:
     App details per (app id, language), reused for ``ttl`` seconds of the loop's clock.
     """
 
-    def __init__(self, ttl: float = DEFAULT_APP_TTL) -> None:
+    def __init__(self, apps: Apps, ttl: float = DEFAULT_APP_TTL) -> None:
+        self._apps = apps
         self.ttl = ttl
         self._entries: dict[tuple[str, str | None], tuple[float, App]] = {}
 
     async def get(
         self,
-        client: AsyncClient,
         app_id: str,
         language: str | Language | None,
         *,
@@ -54,7 +54,7 @@ class AppCache:
         cached = self._entries.get(key)
         if cached is not None and not fresh and now - cached[0] < self.ttl:
             return cached[1]
-        app = await client.apps.get(app_id, language=language)
+        app = await self._apps.get(app_id, language=language)
         self._entries[key] = (now, app)
         return app
 
@@ -140,70 +140,87 @@ class GenerateArgs:
         return self
 
 
-async def upload_all(client: AsyncClient, checked: Plan) -> list[Upload]:
+class Generator:
     """
-    Upload every planned image that is not an upload yet, concurrently, in order.
+    Generation by meaning over the client's resources: check, upload, submit, and on
+    324013 refetch the app and resubmit once.
     """
-    uploads: list[Upload | None] = [None] * len(checked.images)
-    failures: list[Exception] = []
 
-    async def one(index: int, source: ImageArg) -> None:
+    def __init__(self, apps: Apps, images: Images) -> None:
+        self.images = images
+        self.cache = AppCache(apps)
+
+    async def app(self, app: App | str, language: str | Language | None) -> App:
+        """
+        The app's details: as given, or from the cache.
+        """
+        return app if isinstance(app, App) else await self.cache.get(app, language)
+
+    async def upload_all(self, checked: Plan) -> list[Upload]:
+        """
+        Upload every planned image that is not an upload yet, concurrently, in order.
+        """
+        uploads: list[Upload | None] = [None] * len(checked.images)
+        failures: list[Exception] = []
+
+        async def one(index: int, source: ImageArg) -> None:
+            try:
+                uploads[index] = (
+                    source if isinstance(source, Upload) else await self.images.upload(source)
+                )
+            except Exception as error:
+                # The first failure ends the others and is raised as itself, not wrapped
+                # in the task group's ExceptionGroup, so callers can catch the SDK's errors.
+                failures.append(error)
+                group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for index, (_, source) in enumerate(checked.images):
+                group.start_soon(one, index, source)
+        if failures:
+            raise failures[0]
+        return [upload for upload in uploads if upload is not None]
+
+    async def generate(
+        self,
+        app: App | str,
+        args: GenerateArgs,
+        *,
+        language: str | Language | None = None,
+    ) -> TaskHandle:
+        """
+        Check, upload, submit; on 324013 refetch the app and resubmit once.
+
+        See :meth:`AsyncClient.generate` for the arguments and errors.
+        """
+        details = await self.app(app, language)
+        checked = args.plan(details)
+        uploads = await self.upload_all(checked)
+        return await self.submit_checked(details, args, checked, uploads, language)
+
+    async def submit_checked(
+        self,
+        app: App,
+        args: GenerateArgs,
+        checked: Plan,
+        uploads: Sequence[Upload],
+        language: str | Language | None = None,
+        guard: SpendGuard | None = None,
+    ) -> TaskHandle:
+        """
+        Submit a checked plan; on 324013 refetch the app, rebuild and resubmit once.
+        """
+        images = self.images
         try:
-            uploads[index] = (
-                source if isinstance(source, Upload) else await client.images.upload(source)
-            )
-        except Exception as error:
-            # The first failure ends the others and is raised as itself, not wrapped in
-            # the task group's ExceptionGroup, so callers can catch the SDK's errors.
-            failures.append(error)
-            group.cancel_scope.cancel()
-
-    async with anyio.create_task_group() as group:
-        for index, (_, source) in enumerate(checked.images):
-            group.start_soon(one, index, source)
-    if failures:
-        raise failures[0]
-    return [upload for upload in uploads if upload is not None]
-
-
-async def generate(
-    client: AsyncClient,
-    app: App | str,
-    args: GenerateArgs,
-    *,
-    language: str | Language | None = None,
-) -> TaskHandle:
-    """
-    Check, upload, submit; on 324013 refetch the app and resubmit once.
-
-    See :meth:`AsyncClient.generate` for the arguments and errors.
-    """
-    details = app if isinstance(app, App) else await client.app_cache.get(client, app, language)
-    checked = args.plan(details)
-    uploads = await upload_all(client, checked)
-    return await submit_checked(client, details, args, checked, uploads, language)
-
-
-async def submit_checked(
-    client: AsyncClient,
-    app: App,
-    args: GenerateArgs,
-    checked: Plan,
-    uploads: Sequence[Upload],
-    language: str | Language | None = None,
-) -> TaskHandle:
-    """
-    Submit a checked plan; on 324013 refetch the app, rebuild and resubmit once.
-    """
-    try:
-        return await client.images.submit(checked.request(uploads), app=app)
-    except AppVersionOutdatedError:
-        # The server refused the old versionId before acting on anything: safe to resend.
-        logger.info("app %s was republished; fetching it again and resubmitting once", app.id)
-        client.app_cache.forget(app.id)
-        fresh = await client.app_cache.get(client, app.id, language, fresh=True)
-        rebuilt = args.with_uploads(checked, uploads).plan(fresh)
-        return await client.images.submit(rebuilt.request(uploads), app=fresh)
+            return await images._submit(checked.request(uploads), app=app, guard=guard)
+        except AppVersionOutdatedError:
+            # The server refused the old versionId before acting on anything: safe to
+            # resend.
+            logger.info("app %s was republished; fetching it again and resubmitting once", app.id)
+            self.cache.forget(app.id)
+            fresh = await self.cache.get(app.id, language, fresh=True)
+            rebuilt = args.with_uploads(checked, uploads).plan(fresh)
+            return await images._submit(rebuilt.request(uploads), app=fresh, guard=guard)
 
 
 def cost_of(app: App | None, count: int = 1, enhances: int = 0) -> CostEstimate:

@@ -20,7 +20,7 @@ import attrs
 import imagesize
 
 from ._config import MAX_UPLOAD_BYTES
-from ._exceptions import ValidationError
+from ._engine._errors import ValidationError
 
 #: Anything ``images.upload`` accepts.
 ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO"

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 
-from ._exceptions import ValidationError
+from ._engine._download import download
+from ._engine._errors import ValidationError
+from ._engine._retry import RetryPolicy
 
 
 class FormType(enum.StrEnum):
@@ -275,8 +278,8 @@ class Task:
     start_date: dt.datetime | None = None
     finish_date: dt.datetime | None = None
     create_date: dt.datetime | None = None
-    # The client that fetched it, for download(); not data, not compared, not shown.
-    _client: Any = attrs.field(init=False, default=None, eq=False, repr=False)
+    # The session that fetched it, for download(); not data, not compared, not shown.
+    _session: Any = attrs.field(init=False, default=None, eq=False, repr=False)
 
     @property
     def is_final(self) -> bool:
@@ -285,12 +288,12 @@ class Task:
         """
         return self.state.is_final
 
-    def bind(self, client: Any) -> Task:
+    def bind(self, session: Any) -> Task:
         """
-        Remember the client that fetched this task, so :meth:`download` can use its
+        Remember the session that fetched this task, so :meth:`download` can use its
         connection pool.  Returns the task itself.
         """
-        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "_session", session)
         return self
 
     async def download(self, directory: str | os.PathLike[str]) -> list[Path]:
@@ -305,24 +308,35 @@ class Task:
             ResultExpiredError: A result URL answered 403 or 404.
             DownloadError: A file could not be saved after retries.
         """
-        from ._download import download
+        if self._session is None:
+            raise RuntimeError(
+                "this task was not fetched by a client; use client.download(task, directory)"
+            )
+        return await save_task(self, self._session.http, directory, retry=self._session.retry)
 
-        if self._client is None:
-            raise RuntimeError("this task was not fetched by a client; use client.download()")
-        if self.state is not TaskState.COMPLETED:
-            raise ValidationError(
-                "task", f"task {self.task_id} has not completed ({self.state.name})"
-            )
-        return [
-            await download(
-                self._client.http,
-                url,
-                directory,
-                f"{self.task_id}-{index}",
-                retry=self._client.retry,
-            )
-            for index, url in enumerate(self.images)
-        ]
+
+async def save_task(
+    task: Task,
+    http: httpx.AsyncClient,
+    directory: str | os.PathLike[str],
+    *,
+    retry: RetryPolicy | None = None,
+) -> list[Path]:
+    """
+    Save every result file of a completed task into *directory*, atomically, named
+    ``<task_id>-<n>.<ext>``, through *http* (which never carries the API key).
+
+    Raises:
+        ValidationError: The task has not completed.
+        ResultExpiredError: A result URL answered 403 or 404.
+        DownloadError: A file could not be saved after retries.
+    """
+    if task.state is not TaskState.COMPLETED:
+        raise ValidationError("task", f"task {task.task_id} has not completed ({task.state.name})")
+    return [
+        await download(http, url, directory, f"{task.task_id}-{index}", retry=retry)
+        for index, url in enumerate(task.images)
+    ]
 
 
 def _check_generate_num(_: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -1,7 +1,10 @@
 """
 The API's five endpoints, grouped as ``client.apps``, ``client.images`` and
 ``client.tasks``.  Each method checks its input first, then makes one request through the
-client's request path, then reads the answer into a model.
+session's request path, then reads the answer into a model.
+
+:class:`TaskPoller` is a1.art's side of the scheduler's seam: how to poll a task and
+what its state means.
 """
 
 from __future__ import annotations
@@ -9,25 +12,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Final
 from urllib.parse import quote
 
 import cattrs
 
 from ._config import MAX_ENHANCE_SIDE, Region
 from ._converter import structure, structure_task, unstructure
-from ._events import Event, EventKind
-from ._exceptions import GenerationOutcomeUnknown, UnexpectedResponseError, ValidationError
+from ._engine._events import Event, EventKind
+from ._engine._handles import JobHandle, JobStatus
+from ._engine._retry import RequestKind, SpendGuard
+from ._engine._scheduler import Scheduler, as_completed
+from ._engine._session import Session
+from ._exceptions import (
+    GenerationOutcomeUnknown,
+    TaskFailedError,
+    UnexpectedResponseError,
+    ValidationError,
+)
 from ._handles import Outcome, TaskHandle, TaskKind
 from ._image_input import ImageSource, LocalImage, read_image
-from ._models import App, EnhanceRequest, GenerateRequest, Language, Task, Upload
-from ._polling import as_completed, events
-from ._retry import RequestKind
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient
-
-T = TypeVar("T")
+from ._models import App, EnhanceRequest, GenerateRequest, Language, Task, TaskState, Upload
 
 
 def _check_id(field: str, value: object) -> str:
@@ -58,15 +63,13 @@ def _field(data: Any, name: str, what: str) -> Any:
     return data[name]
 
 
-class _Resource:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-
-class Apps(_Resource):
+class Apps:
     """
     ``client.apps``: app details.
     """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     async def get(self, app_id: str, *, language: str | Language | None = None) -> App:
         """
@@ -83,16 +86,21 @@ class Apps(_Resource):
         """
         app_id = _check_id("app_id", app_id)
         params = {} if language is None else {"language": Language.parse(language).value}
-        data = await self._client.request(
+        data = await self._session.request(
             RequestKind.QUERY, "GET", f"/apps/{quote(app_id, safe='')}", params=params
         )
         return _read("app", structure, _field(data, "appInfo", "appInfo"), App)  # type: ignore[no-any-return]
 
 
-class Images(_Resource):
+class Images:
     """
     ``client.images``: uploads, generation and enhancement.
     """
+
+    def __init__(self, session: Session, scheduler: Scheduler[Task], region: Region) -> None:
+        self._session = session
+        self._scheduler = scheduler
+        self._region: Region = region
 
     async def upload(self, image: ImageSource) -> Upload:
         """
@@ -112,7 +120,9 @@ class Images(_Resource):
             files: Any = {"file": (source.filename, source.data, source.content_type)}
         else:
             files = {"imageUrl": (None, source.url)}
-        data = await self._client.request(RequestKind.UPLOAD, "POST", "/images/upload", files=files)
+        data = await self._session.request(
+            RequestKind.UPLOAD, "POST", "/images/upload", files=files
+        )
         upload: Upload = _read("upload", structure, data, Upload)
         if isinstance(source, LocalImage):
             return Upload(upload.image_url, upload.path, width=source.width, height=source.height)
@@ -130,14 +140,18 @@ class Images(_Resource):
             AppVersionOutdatedError: The app was republished; refetch it.
             BalanceInsufficientError, QuantityError, InvalidParamsError: As the API says.
         """
+        return await self._generate(request)
+
+    async def _generate(self, request: GenerateRequest, guard: SpendGuard | None = None) -> str:
         if not isinstance(request, GenerateRequest):
             raise ValidationError("request", "expected a GenerateRequest")
-        data = await self._client.request(
+        data = await self._session.request(
             RequestKind.SPEND,
             "POST",
             "/images/generate",
-            json_body=unstructure(request),
+            json=unstructure(request),
             spend=request,
+            guard=guard,
         )
         return _task_id(data, request)
 
@@ -163,11 +177,11 @@ class Images(_Resource):
             )
         _check_enhance_size(upload.width, upload.height)
         request = EnhanceRequest.from_upload(upload)
-        data = await self._client.request(
+        data = await self._session.request(
             RequestKind.SPEND,
             "POST",
             "/images/optimize",
-            json_body=unstructure(request),
+            json=unstructure(request),
             spend=request,
         )
         return _task_id(data, request)
@@ -186,18 +200,23 @@ class Images(_Resource):
             GenerationOutcomeUnknown: It may have been charged; it was not resent.
             AppVersionOutdatedError: The app was republished; refetch it.
         """
+        return await self._submit(request, app=app)
+
+    async def _submit(
+        self, request: GenerateRequest, *, app: App | None = None, guard: SpendGuard | None = None
+    ) -> TaskHandle:
         if app is not None and app.id != request.app_id:
             raise ValidationError("app", f"is app {app.id}, the request is for {request.app_id}")
-        task_id = await self.generate(request)
+        task_id = await self._generate(request, guard)
         handle = TaskHandle(
-            self._client,
+            self._scheduler,
             task_id,
             kind="generate",
-            region=self._client.region,
+            region=self._region,
             app_id=request.app_id,
             process_time=None if app is None else app.process_time,
         )
-        self._client._listeners.emit(Event(EventKind.SUBMITTED, task_id))
+        self._session.listeners.emit(Event(EventKind.SUBMITTED, task_id))
         return handle
 
     async def submit_enhance(self, image: Upload | ImageSource) -> TaskHandle:
@@ -209,8 +228,8 @@ class Images(_Resource):
             GenerationOutcomeUnknown: It may have been charged; it was not resent.
         """
         task_id = await self.enhance(image)
-        handle = TaskHandle(self._client, task_id, kind="enhance", region=self._client.region)
-        self._client._listeners.emit(Event(EventKind.SUBMITTED, task_id))
+        handle = TaskHandle(self._scheduler, task_id, kind="enhance", region=self._region)
+        self._session.listeners.emit(Event(EventKind.SUBMITTED, task_id))
         return handle
 
 
@@ -236,13 +255,18 @@ def _task_id(data: Any, request: GenerateRequest | EnhanceRequest) -> str:
     return str(task_id)
 
 
-class Tasks(_Resource):
+class Tasks:
     """
     ``client.tasks``: task status, and waiting for tasks to finish.
 
     Waiting goes through the client's polling scheduler, which runs while the client is
     open as ``async with AsyncClient(...) as client:``; see :class:`PollPolicy`.
     """
+
+    def __init__(self, session: Session, scheduler: Scheduler[Task], region: Region) -> None:
+        self._session = session
+        self._scheduler = scheduler
+        self._region: Region = region
 
     async def get(self, task_id: str, *, region: Region | None = None) -> Task:
         """
@@ -258,18 +282,7 @@ class Tasks(_Resource):
             ValidationError: Empty task id.
             InvalidParamsError: Not a task of this key (the emulator's answer).
         """
-        task_id = _check_id("task_id", task_id)
-        cn = (region or self._client.region) == "cn"
-        headers = {"section": "cn"} if cn else None
-        data = await self._client.request(
-            RequestKind.QUERY, "GET", f"/tasks/{quote(task_id, safe='')}", headers=headers
-        )
-        task: Task = _read("task", structure_task, data, task_id)
-        return task.bind(self._client)
-
-    async def _fetch(self, task_id: str, region: Region) -> Task:
-        # The scheduler's one poll; the id was checked when its handle was made.
-        return await self.get(task_id, region=region)
+        return await get_task(self._session, _check_id("task_id", task_id), region or self._region)
 
     def track(
         self,
@@ -295,10 +308,10 @@ class Tasks(_Resource):
             ValidationError: An empty id or an unknown kind or region.
         """
         return TaskHandle(
-            self._client,
+            self._scheduler,
             _check_id("task_id", task_id),
             kind=kind,
-            region=region or self._client.region,
+            region=region or self._region,
             app_id=None if app is None else app.id,
             submitted_at=submitted_at,
             process_time=None if app is None else app.process_time,
@@ -311,7 +324,7 @@ class Tasks(_Resource):
         Raises:
             ValidationError: Not a token this SDK reads.
         """
-        return TaskHandle.from_token(self._client, token)
+        return TaskHandle.from_token(self._scheduler, token)
 
     async def wait(
         self,
@@ -337,7 +350,7 @@ class Tasks(_Resource):
             RuntimeError: The client is not open with ``async with``.
         """
         handle = task if isinstance(task, TaskHandle) else self.track(task)
-        return await self._client._scheduler.wait(handle, timeout=timeout)
+        return await self._scheduler.wait(handle, timeout=timeout)
 
     def as_completed(
         self, tasks: Iterable[str | TaskHandle], *, timeout: float | None = None
@@ -362,7 +375,7 @@ class Tasks(_Resource):
             RuntimeError: On entering, if the client is not open with ``async with``.
         """
         handles = [task if isinstance(task, TaskHandle) else self.track(task) for task in tasks]
-        return as_completed(self._client._scheduler, handles, timeout=timeout)
+        return as_completed(self._scheduler, handles, timeout=timeout)
 
     def events(
         self, tasks: Iterable[str | TaskHandle], *, timeout: float | None = None
@@ -390,5 +403,50 @@ class Tasks(_Resource):
             RuntimeError: On entering, if the client is not open with ``async with``.
         """
         handles = [task if isinstance(task, TaskHandle) else self.track(task) for task in tasks]
-        client = self._client
-        return events(client._scheduler, client._listeners, handles, timeout=timeout)
+        return self._scheduler.events(handles, timeout=timeout)
+
+
+#: The scheduler's view of a task's state.
+_STATUS: Final = {
+    TaskState.SUBMITTED: JobStatus.QUEUED,
+    TaskState.RUNNING: JobStatus.RUNNING,
+    TaskState.COMPLETED: JobStatus.SUCCEEDED,
+    TaskState.FAILED: JobStatus.FAILED,
+}
+
+
+async def get_task(session: Session, task_id: str, region: Region) -> Task:
+    """
+    ``GET /tasks/{taskId}``, with ``section: cn`` for the China region.
+    """
+    headers = {"section": "cn"} if region == "cn" else None
+    data = await session.request(
+        RequestKind.QUERY, "GET", f"/tasks/{quote(task_id, safe='')}", headers=headers
+    )
+    task: Task = _read("task", structure_task, data, task_id)
+    return task.bind(session)
+
+
+class TaskPoller:
+    """
+    a1.art's side of the scheduler: a poll is ``GET /tasks/{taskId}`` (with the task's
+    region), and states 10 and 20 are final.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def fetch(self, handle: JobHandle[Task]) -> Task:
+        # The id was checked when the handle was made; the route is its region.
+        return await get_task(
+            self._session, handle.task_id, "cn" if handle.route == "cn" else "global"
+        )
+
+    def status(self, result: Task) -> JobStatus:
+        return _STATUS[result.state]
+
+    def state(self, result: Task) -> TaskState:
+        return result.state
+
+    def failure(self, handle: JobHandle[Task], result: Task) -> Exception:
+        return TaskFailedError(result)

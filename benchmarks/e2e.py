@@ -215,7 +215,7 @@ def bench_b3(limit: float, seconds: float) -> dict[str, Any]:
                     server, rate_limit=budget, limits=limits, poll_policy=scaled_policy(scale)
                 ) as client:
                     counts = await _batch_for(client, seconds, scale)
-                    return counts, client._limiter.rate
+                    return counts, client._session.limiter.rate
 
             counts, rate = anyio.run(run)
             journal = server.admin("GET", "journal")

@@ -62,3 +62,20 @@ def client(emulator: Any) -> Any:
         transport=emulator.transport(),
         retry=RetryPolicy(max_retries=3, initial=0.1, cap=1.0),
     )
+
+
+def scripted_poller(fetch: Any) -> Any:
+    """
+    The a1.art scheduler seam over a scripted ``fetch(task_id, region) -> Task``: tests
+    of the scheduler poll a fake server instead of the API.
+    """
+    from a1art_async._resources import TaskPoller
+
+    class Scripted(TaskPoller):
+        def __init__(self) -> None:
+            pass
+
+        async def fetch(self, handle: Any) -> Any:
+            return await fetch(handle.task_id, handle.route)
+
+    return Scripted()

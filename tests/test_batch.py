@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import a1art_async as a1
-from a1art_async._journal import JobRecord, JobState, MemoryJournal, SQLiteJournal
+from a1art_async._engine._journal import JobRecord, JobState, MemoryJournal, SQLiteJournal
 from a1art_async.testing import Emulator, Faults, apps, png_bytes
 
 from .conftest import API_KEY

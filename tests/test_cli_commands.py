@@ -17,12 +17,12 @@ import attrs
 import pytest
 
 from a1art_async import AsyncClient, SQLiteJournal
-from a1art_async import _logging as sdk_logging
 from a1art_async._cli._app import run_parsed
 from a1art_async._cli._args import parse
 from a1art_async._cli._exit import ExitCode
 from a1art_async._cli._progress import Board, Phase, stderr_console
 from a1art_async._cli._runner import RunJob, run_jobs
+from a1art_async._engine import _logging as sdk_logging
 from a1art_async.testing import Emulator, apps, png_bytes
 
 KEY = "sk-inprocess-5b1e0c"

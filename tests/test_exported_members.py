@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import types
+import typing
 
 import a1art_async
 
@@ -27,7 +27,7 @@ def test_public_names_come_from_private_modules() -> None:
     """
     for name in a1art_async.__all__:
         obj = getattr(a1art_async, name)
-        members = obj.__args__ if isinstance(obj, types.UnionType) else (obj,)
+        members = typing.get_args(obj) or (obj,)
         for member in members:
             module = getattr(member, "__module__", "a1art_async._x")
             assert module.startswith("a1art_async._"), name

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 import a1art_async as a1
-from a1art_async._polling import polls_until
+from a1art_async._engine._schedule import polls_until
 from a1art_async.testing import Emulator, Faults, apps, png_bytes
 
 pytestmark = pytest.mark.anyio

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 import a1art_async as a1
-from a1art_async._download import download
+from a1art_async._engine._download import download
 from a1art_async.testing import Emulator, apps, png_bytes
 
 from ._images import GIF, WEBP

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import a1art_async as a1
-from a1art_async._limiter import (
+from a1art_async._engine._limiter import (
     Limiter,
     Permit,
     Priority,
@@ -99,7 +99,7 @@ def test_a_client_shares_one_budget_and_bounds_it_to_the_pool() -> None:
     client = a1.AsyncClient(
         api_key="key", rate_limit=a1.RateLimit(initial=7.0), limits=httpx.Limits(max_connections=9)
     )
-    assert (7.0, 9) == (client._limiter.rate, client._limiter.max_in_flight)
+    assert (7.0, 9) == (client._session.limiter.rate, client._session.limiter.max_in_flight)
 
 
 # Pacing and slots -------------------------------------------------------------------

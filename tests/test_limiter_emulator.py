@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 import a1art_async as a1
-from a1art_async._polling import first_delay
+from a1art_async._engine._schedule import first_delay
 from a1art_async.testing import Emulator, JournalEntry, apps
 
 pytestmark = pytest.mark.anyio
@@ -105,14 +105,14 @@ async def test_the_client_backs_off_within_a_few_round_trips_when_the_limit_drop
         tg.start_soon(_saturate, client)
         await anyio.sleep(30)
         emulator.faults.rate_limit = 10.0
-        decreases = client._limiter.decreases
+        decreases = client._session.limiter.decreases
         for _ in range(500):  # 5 s at most
-            if client._limiter.rate <= 10.0:
+            if client._session.limiter.rate <= 10.0:
                 break
             await anyio.sleep(0.01)
-        assert client._limiter.rate <= 10.0
+        assert client._session.limiter.rate <= 10.0
         # Each decrease is one round trip: 0.7 ** 4 * 40 < 10.
-        assert client._limiter.decreases - decreases <= 5
+        assert client._session.limiter.decreases - decreases <= 5
         await anyio.sleep(30)
         tg.cancel_scope.cancel()
     journal = emulator.journal
@@ -205,7 +205,7 @@ async def test_an_interactive_wait_is_served_while_a_batch_of_polls_waits(
         async with anyio.create_task_group() as tg:
             tg.start_soon(batch)
             await anyio.sleep(20)  # the stream's first polls now queue for the budget
-            backlog = client._limiter.waiting
+            backlog = client._session.limiter.waiting
             started = anyio.current_time()
             mine = await client.images.submit(request, app=app)
             submitted = anyio.current_time()

@@ -21,14 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import a1art_async as a1
-from a1art_async._polling import (
-    Scheduler,
-    as_completed,
-    first_delay,
-    next_delay,
-    poll_times,
-    polls_until,
-)
+from a1art_async._engine._schedule import first_delay, next_delay, poll_times, polls_until
+from a1art_async._engine._scheduler import Scheduler, as_completed
+
+from .conftest import scripted_poller
 
 pytestmark = pytest.mark.anyio
 
@@ -107,7 +103,7 @@ async def _run(
     policy: a1.PollPolicy,
     body: Callable[[Scheduler, a1.AsyncClient], Awaitable[None]],
 ) -> Scheduler:
-    scheduler = Scheduler(server.fetch, policy, rng=random.Random(7))
+    scheduler = Scheduler(scripted_poller(server.fetch), policy, rng=random.Random(7))
     async with anyio.create_task_group() as tg:
         await tg.start(scheduler.run)
         await body(scheduler, _client())

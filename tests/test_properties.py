@@ -26,8 +26,10 @@ from trio.testing import MockClock
 
 import a1art_async as a1
 from a1art_async._converter import format_date, structure, structure_task, unstructure
-from a1art_async._polling import Scheduler, as_completed
+from a1art_async._engine._scheduler import Scheduler, as_completed
 from a1art_async.testing import VirtualTimeEventLoop, png_bytes
+
+from .conftest import scripted_poller
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -365,7 +367,7 @@ async def _schedule(
     streamed: Counter[str] = Counter()
     singles: list[tuple[str, str]] = []
     client = a1.AsyncClient(api_key="k", transport=httpx.MockTransport(_no_requests))
-    scheduler = Scheduler(fetch, policy, rng=random.Random(seed))
+    scheduler = Scheduler(scripted_poller(fetch), policy, rng=random.Random(seed))
 
     async def single(task_id: str, cancel: float | None, limit: float | None) -> None:
         with anyio.move_on_after(math.inf if cancel is None else cancel):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from a1art_async._retry import (
+from a1art_async._engine._retry import (
     Decision,
     Failure,
     RequestKind,

@@ -121,7 +121,7 @@ async def test_waits_tokens_and_streams_show_no_key(emulator_with_key: Emulator)
         emulator.faults.server_error_rate = 0.5
         emulator.faults.task_failure_rate = 1.0
         texts = [repr(client.apps), repr(client.images), repr(client.tasks), repr(client.http)]
-        texts += [repr(client.retry), repr(client.poll_policy), repr(client._limiter)]
+        texts += [repr(client.retry), repr(client.poll_policy), repr(client._session.limiter)]
         texts += [handle.to_token() for handle in handles]
         async with client.tasks.as_completed(handles) as outcomes:
             async for outcome in outcomes:

@@ -19,12 +19,12 @@ from typing import Any
 import attrs
 from rich.console import Console
 
-from .._batch import BatchOutcome, BatchSummary
 from .._client import AsyncClient
+from .._engine._batch import BatchOutcome, BatchSummary
+from .._engine._cost import CostEstimate
+from .._engine._journal import JobState, SQLiteJournal
 from .._exceptions import A1ArtError, AppError, ValidationError
-from .._forms import CostEstimate
 from .._generation import GenerateArgs
-from .._journal import JobState, SQLiteJournal
 from .._models import App
 from ._context import Context
 from ._exit import ExitCode, describe, naming

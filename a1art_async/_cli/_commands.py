@@ -12,8 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
+from .._engine._cost import CostEstimate
 from .._exceptions import TaskTimeoutError
-from .._forms import CostEstimate
 from .._handles import TaskHandle
 from .._models import App, FormType, Size, Task, TaskState
 from ._context import Context
@@ -196,7 +196,7 @@ async def generate(ctx: Context) -> ExitCode:
         check_input(image, "--image")
     check_out(args.out)
     async with ctx.client() as client:
-        app = await client.app_cache.get(client, args.app_id, args.language)
+        app = await client.app_cache.get(args.app_id, args.language)
         credits = await client.estimate_cost(app, count=args.count)
         handle = await ctx.interrupts.submit(
             lambda: client.generate(
@@ -211,6 +211,7 @@ async def generate(ctx: Context) -> ExitCode:
                 language=args.language,
             ),
             credits=credits,
+            listening=client.listening,
         )
         if not args.wait:
             return _submitted(ctx, handle, credits)
@@ -226,7 +227,9 @@ async def enhance(ctx: Context) -> ExitCode:
     async with ctx.client() as client:
         credits = await client.estimate_cost(None, enhances=1)
         handle = await ctx.interrupts.submit(
-            lambda: client.images.submit_enhance(ctx.args.source), credits=credits
+            lambda: client.images.submit_enhance(ctx.args.source),
+            credits=credits,
+            listening=client.listening,
         )
         if not ctx.args.wait:
             return _submitted(ctx, handle, credits)

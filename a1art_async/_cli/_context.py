@@ -17,8 +17,8 @@ import httpx
 from rich.console import Console
 
 from .._client import AsyncClient
-from .._logging import log_to
-from .._polling import PollPolicy
+from .._engine._logging import log_to
+from .._engine._schedule import PollPolicy
 from ._exit import UsageError
 from ._fields import FLAGS
 from ._interrupt import Interrupts

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from .._client import AsyncClient
-from .._journal import MemoryJournal
+from .._engine._journal import MemoryJournal
 from ..testing import Emulator, Faults, apps, png_bytes
 from ._batch import outcome_json, print_summary
 from ._context import Context, scaled_policy

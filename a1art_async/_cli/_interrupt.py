@@ -23,17 +23,18 @@ import contextlib
 import shlex
 import signal
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskStatus
 
-from .._retry import SpendGuard, spend_guard
+from .._engine._events import Event, EventKind, Listener
 from ._exit import ExitCode
 
 if TYPE_CHECKING:
-    from .._forms import CostEstimate
+    from .._engine._cost import CostEstimate
 
 if TYPE_CHECKING:
     import argparse
@@ -130,7 +131,11 @@ class Interrupts:
         self.credits = credits
 
     async def submit(
-        self, send: Callable[[], Awaitable[TaskHandle]], *, credits: CostEstimate | None
+        self,
+        send: Callable[[], Awaitable[TaskHandle]],
+        *,
+        credits: CostEstimate | None,
+        listening: Callable[[Listener], AbstractContextManager[None]],
     ) -> TaskHandle:
         """
         Run *send* (a generate or enhance submission) so that an interrupt never loses
@@ -138,28 +143,21 @@ class Interrupts:
 
         Until the spending request is about to leave, an interrupt cancels *send* as
         usual.  From then on *send* is shielded until it returns; the task is remembered
-        (see :attr:`task`), and only then does the interrupt take effect.
+        (see :attr:`task`), and only then does the interrupt take effect.  *listening*
+        is the client's: its ``SENDING`` and ``UNPAID`` events say when the request left
+        and when it provably was not charged.
 
         Raises:
             Whatever *send* raises; the cancellation of an interrupt.
         """
         sent = False
-        outer = spend_guard.get()
 
-        class Leaving:
-            async def sending(self) -> None:
-                nonlocal sent
-                if outer is not None:
-                    await outer.sending()
+        def watch(event: Event) -> None:
+            nonlocal sent
+            if event.kind is EventKind.SENDING:
                 sent = True
-
-            async def unpaid(self) -> None:
-                nonlocal sent
-                if outer is not None:
-                    await outer.unpaid()
+            elif event.kind is EventKind.UNPAID:
                 sent = False
-
-        leaving: SpendGuard = Leaving()
 
         shield = anyio.CancelScope(shield=True)
 
@@ -180,14 +178,11 @@ class Interrupts:
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(guard)
-                with shield:
-                    marker = spend_guard.set(leaving)
+                with shield, listening(watch):
                     try:
                         handle = await send()
                     except Exception as error:  # raised below, not as an exception group
                         failure = error
-                    finally:
-                        spend_guard.reset(marker)
                     if handle is not None:
                         self.follow(handle, credits)
                 group.cancel_scope.cancel()

@@ -41,9 +41,9 @@ from typing import Any
 
 import attrs
 
-from .._batch import BatchOutcome
+from .._engine._batch import BatchOutcome
+from .._engine._journal import JobState
 from .._generation import GenerateOptions
-from .._journal import JobState
 from ._exit import UsageError
 from ._local import input_problem
 

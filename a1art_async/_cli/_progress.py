@@ -27,9 +27,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .._batch import BatchOutcome
+from .._engine._batch import BatchOutcome
+from .._engine._journal import JobState
 from .._handles import TaskHandle
-from .._journal import JobState
 from .._models import Task, TaskState
 from ._exit import describe
 

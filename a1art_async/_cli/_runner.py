@@ -22,12 +22,12 @@ import attrs
 from anyio.abc import TaskGroup
 from rich.console import Console
 
-from .._batch import BatchOutcome, BatchSummary
 from .._client import AsyncClient
+from .._engine._batch import BatchOutcome, BatchSummary
+from .._engine._journal import JobRecord, JobState, JournalStore
+from .._engine._limiter import Priority, request_priority
 from .._generation import GenerateOptions
 from .._handles import TaskHandle
-from .._journal import JobRecord, JobState, JournalStore
-from .._limiter import Priority, request_priority
 from .._models import App
 from ._progress import REFRESH, Board, BoardDisplay
 

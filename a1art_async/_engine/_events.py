@@ -47,6 +47,12 @@ class EventKind(enum.StrEnum):
     #: A request failed and will be tried again (``error`` says why): the API may be
     #: unreachable, rate limited or failing.  Nothing has ended.
     RETRYING = "retrying"
+    #: A paid request (a generation) is leaving this process: from now on it may be
+    #: charged, although no task id is known yet.
+    SENDING = "sending"
+    #: The paid request that was leaving provably was not charged (refused for the
+    #: rate, rejected, or never connected); ``error`` says why.
+    UNPAID = "unpaid"
 
     @property
     def is_final(self) -> bool:

@@ -1,5 +1,5 @@
 """
-The polling scheduler: one loop waits for every pending task of a client.
+The polling scheduler: one loop waits for every pending job of a client, whatever the API.
 
 Pending tasks sit in a min-heap ordered by when each is next due.  The loop sleeps until
 the earliest, starts at most ``max_concurrent`` polls, and puts each unfinished task back
@@ -13,8 +13,9 @@ coroutine: ``as_completed`` over 100,000 tasks is one channel and 100,000 small 
 - Results leave through the waiter's sink (an event, or a memory channel the caller
   iterates inside ``async with``), never by yielding out of the loop's task group.
 
-The schedule itself is two pure functions, :func:`first_delay` and :func:`next_delay`,
-configured by one frozen :class:`PollPolicy`.
+The schedule itself is two pure functions, :func:`first_delay` and :func:`next_delay`
+(``_schedule.py``), configured by one frozen :class:`PollPolicy`.  What a poll is and
+what its answer means comes from the provider's :class:`Poller`.
 """
 
 from __future__ import annotations
@@ -23,193 +24,26 @@ import contextlib
 import heapq
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Any, Final, Protocol
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import anyio
-import attrs
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from ._config import Region
+from ._errors import TaskTimeoutError, is_transient
 from ._events import Event, EventKind, Listeners
-from ._exceptions import (
-    RateLimitError,
-    ServerError,
-    TaskFailedError,
-    TaskTimeoutError,
-    TransportError,
-    UnexpectedResponseError,
-)
-from ._handles import Completed, Failed, Outcome, TaskHandle
+from ._handles import Completed, Failed, JobHandle, JobStatus, Outcome, Poller
 from ._limiter import Priority, polling, waiting_priority
 from ._logging import logger
-from ._models import Task, TaskState
+from ._schedule import PollPolicy, first_delay, next_delay
 
-#: Fetches one task: ``fetch(task_id, region)``.
-Fetch = Callable[[str, Region], Awaitable[Task]]
-
-#: Errors after which a poll is simply tried again at the next scheduled time (the client
-#: has already retried the request itself); any other error ends the wait.
-_TRANSIENT: Final = (TransportError, RateLimitError, ServerError, UnexpectedResponseError)
+R = TypeVar("R")
 
 NOT_RUNNING: Final = (
     "waiting for tasks needs the client's polling scheduler, which runs while the client "
     "is open: use `async with AsyncClient(...) as client:` and wait inside that block"
 )
-
-
-def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be positive or None (got {value!r})")
-
-
-@attrs.frozen
-class PollPolicy:
-    """
-    When to poll a task, for how long, and how many polls may run at once.
-
-    The schedule, in seconds after the task was submitted (its *age*)::
-
-        first poll   max(first_delay, hint_fraction * processTime), capped at hint_cap
-        then         every `interval` while age < steady_for * expected
-        then         gap = min(max_interval, interval + backoff * (age - steady end))
-
-    where *expected* is the app's ``processTime`` when known and ``first_delay``
-    otherwise.  Past the steady phase the gap grows with the task's age, which is
-    exponential backoff (each gap is about ``1 + backoff`` times the last) computed from
-    age alone, so a wait that is resumed later picks up the right pace.  Every gap
-    (and a hinted first delay) is shortened by a random fraction of up to ``jitter``,
-    never lengthened; polls then go out on a grid of ``coalesce`` seconds (rounded up).
-    So ``first_delay`` stays a floor, and ``interval`` (then ``max_interval``) plus
-    ``coalesce`` bounds how late a poll sees a finished task.
-
-    How the defaults were chosen.  ``hint_fraction=0.875``, ``interval=4.75`` and
-    ``steady_for=2.0`` come from ``python -m benchmarks.polling --sweep``: it replays the
-    durations the emulator draws for its FORM app (lognormal around the 22 s
-    ``processTime``, sigma 0.25, clamped to 0.5x-2x; 1,000 tasks for each of five seeds)
-    through 459 candidates with this module's own schedule functions, and keeps the one
-    with the fewest polls per task whose p95 detection lag stays 2 % under the fixed 5 s
-    poller's (the docs' advice) on every seed.  The winner polls 2.45 times per task
-    against the fixed poller's 5.0; the best fixed schedule at that lag, found by exact
-    search without jitter or grid, polls 2.26 times (``benchmarks/RESULTS-polling.md``).
-    The other defaults are design choices the benchmark cannot see: ``jitter=0.1``
-    spreads the polls of tasks submitted together; ``coalesce=0.1`` lets polls due within
-    0.1 s share one event-loop wake-up (about a quarter less CPU per poll in B2);
-    ``backoff=0.5`` and ``max_interval=45`` follow Google's long-running-operation policy
-    (x1.5 per gap, 45 s cap) for tasks past twice their expected duration, which the
-    emulator never draws; ``max_concurrent=32`` leaves half of the default connection
-    pool to uploads and submissions; ``deadline=600`` is a safety net, 27 times the
-    documented ``processTime``.
-
-    Attributes:
-        first_delay: The earliest first poll, in seconds after submission; the docs
-            advise waiting 5 s.
-        hint_fraction: With a ``processTime`` hint, the first poll comes at this
-            fraction of it, when that is later than ``first_delay``.
-        hint_cap: The longest first delay a hint may ask for, in seconds.
-        interval: The gap between polls during the steady phase, in seconds.
-        steady_for: The steady phase lasts until the task is this many times its
-            expected duration old.
-        backoff: After the steady phase each gap grows by this many seconds per second
-            of age.
-        max_interval: The longest gap between polls, in seconds.
-        jitter: Each gap is shortened by a uniform random fraction in ``[0, jitter]``.
-        deadline: Seconds a wait may last by default before it raises
-            :class:`TaskTimeoutError` (``None``: wait forever).
-        max_concurrent: Polls in flight at once, across all tasks.
-        coalesce: Polls go out on a grid of this many seconds (due times are rounded
-            up to it), so that polls due within the same instant share one wake-up of
-            the event loop; 0 sends each poll at its exact time.
-    """
-
-    first_delay: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
-    hint_fraction: float = attrs.field(default=0.875, validator=attrs.validators.ge(0))
-    hint_cap: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
-    interval: float = attrs.field(default=4.75, validator=attrs.validators.gt(0))
-    steady_for: float = attrs.field(default=2.0, validator=attrs.validators.ge(0))
-    backoff: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    max_interval: float = attrs.field(default=45.0, validator=attrs.validators.gt(0))
-    jitter: float = attrs.field(
-        default=0.1, validator=[attrs.validators.ge(0), attrs.validators.lt(1)]
-    )
-    deadline: float | None = attrs.field(default=600.0, validator=_positive_or_none)
-    max_concurrent: int = attrs.field(default=32, validator=attrs.validators.ge(1))
-    coalesce: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
-
-    def expected(self, process_time: float | None) -> float:
-        """
-        The duration the schedule expects: the hint when there is one, else
-        ``first_delay``.
-        """
-        if process_time is None or not math.isfinite(process_time) or process_time <= 0:
-            return self.first_delay
-        return process_time
-
-
-def _shorten(seconds: float, policy: PollPolicy, jitter: float) -> float:
-    return seconds * (1.0 - policy.jitter * min(max(jitter, 0.0), 1.0))
-
-
-def first_delay(policy: PollPolicy, process_time: float | None, *, jitter: float) -> float:
-    """
-    Seconds from submission to the first poll.
-
-    Args:
-        policy: The policy.
-        process_time: The app's ``processTime`` hint, if known.
-        jitter: A number in ``[0, 1]``, normally ``random.random()``.
-
-    Returns:
-        At least ``policy.first_delay``.
-    """
-    if process_time is None or not math.isfinite(process_time) or process_time <= 0:
-        return policy.first_delay
-    hinted = min(policy.hint_fraction * process_time, policy.hint_cap)
-    return max(policy.first_delay, _shorten(hinted, policy, jitter))
-
-
-def next_delay(
-    policy: PollPolicy, age: float, process_time: float | None, *, jitter: float
-) -> float:
-    """
-    Seconds from a poll that found the task unfinished to the next one.
-
-    Args:
-        policy: The policy.
-        age: Seconds since submission when the last poll was sent.
-        process_time: The app's ``processTime`` hint, if known.
-        jitter: A number in ``[0, 1]``, normally ``random.random()``.
-
-    Returns:
-        A gap in ``(0, policy.max_interval]``.
-    """
-    overdue = max(0.0, age - policy.steady_for * policy.expected(process_time))
-    gap = min(policy.max_interval, policy.interval + policy.backoff * overdue)
-    return _shorten(gap, policy, jitter)
-
-
-def poll_times(policy: PollPolicy, process_time: float | None = None) -> Iterator[float]:
-    """
-    The ages at which a task is polled, without jitter, forever.
-
-    This is the schedule the scheduler follows when ``policy.jitter`` is 0 and polls are
-    answered at once; tests and benchmarks use it to predict poll counts.
-    """
-    age = first_delay(policy, process_time, jitter=0.0)
-    while True:
-        yield age
-        age += next_delay(policy, age, process_time, jitter=0.0)
-
-
-def polls_until(policy: PollPolicy, duration: float, process_time: float | None = None) -> int:
-    """
-    How many polls, on the unjittered schedule, find a task of this duration finished.
-    """
-    for count, age in enumerate(poll_times(policy, process_time), start=1):
-        if age >= duration:
-            return count
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Sink(Protocol):
@@ -222,7 +56,7 @@ class Sink(Protocol):
     @property
     def priority(self) -> Priority: ...
 
-    def deliver(self, outcome: Outcome) -> None: ...
+    def deliver(self, outcome: Outcome[Any]) -> None: ...
 
 
 class OneShot:
@@ -234,11 +68,11 @@ class OneShot:
 
     def __init__(self) -> None:
         self.event = anyio.Event()
-        self.outcome: Outcome | None = None
+        self.outcome: Outcome[Any] | None = None
         # A wait is interactive unless it was started inside a bulk block.
         self.priority = waiting_priority()
 
-    def deliver(self, outcome: Outcome) -> None:
+    def deliver(self, outcome: Outcome[Any]) -> None:
         self.outcome = outcome
         self.event.set()
 
@@ -248,18 +82,23 @@ class _Entry:
     One task being polled: when next, how the polls went, and who waits.
     """
 
-    __slots__ = ("due", "hint", "last_error", "region", "state", "submitted", "subs", "task_id")
+    __slots__ = ("due", "handle", "hint", "last", "last_error", "status", "submitted", "subs")
 
-    def __init__(self, task_id: str, region: Region, submitted: float, hint: float | None):
-        self.task_id = task_id
-        self.region: Region = region
+    def __init__(self, handle: JobHandle[Any], submitted: float):
+        # The handle polls are made for (the first waiter's; others share its answers).
+        self.handle = handle
         self.submitted = submitted
-        self.hint = hint
+        self.hint = handle.hint
         self.due = 0.0
-        self.state: TaskState | None = None
+        self.status: JobStatus | None = None
+        self.last: Any = None
         # Why the latest poll failed, until one succeeds: a wait that times out says it.
         self.last_error: Exception | None = None
         self.subs: list[Subscription] = []
+
+    @property
+    def task_id(self) -> str:
+        return self.handle.task_id
 
     def __lt__(self, other: _Entry) -> bool:
         return self.due < other.due
@@ -275,7 +114,7 @@ class Subscription:
     def __init__(
         self,
         entry: _Entry | None,
-        handle: TaskHandle,
+        handle: JobHandle[Any],
         sink: Sink,
         started: float,
         deadline: float | None,
@@ -290,14 +129,15 @@ class Subscription:
         return self.deadline < other.deadline  # type: ignore[operator]  # only deadlines queue
 
 
-class Scheduler:
+class Scheduler(Generic[R]):
     """
-    Polls every task somebody waits for, by one :class:`PollPolicy`.
+    Polls every job somebody waits for, by one :class:`PollPolicy`.
 
     Args:
-        fetch: Queries one task, ``await fetch(task_id, region)``.
+        poller: The provider's way to fetch a job and read its status.
         policy: When to poll and how many at once.
         rng: Draws the jitter; seed it for reproducible schedules.
+        listeners: Told of every state change and failed poll.
 
     Run it once with ``await task_group.start(scheduler.run)``; :meth:`stop` (or
     cancelling that task group) stops it, and every waiter still subscribed gets a
@@ -306,13 +146,13 @@ class Scheduler:
 
     def __init__(
         self,
-        fetch: Fetch,
+        poller: Poller[R],
         policy: PollPolicy,
         *,
         rng: random.Random | None = None,
         listeners: Listeners | None = None,
     ):
-        self._fetch = fetch
+        self._poller = poller
         self.policy = policy
         self._rng = rng or random.Random()
         self._listeners = Listeners() if listeners is None else listeners
@@ -331,6 +171,13 @@ class Scheduler:
         self._stopped = False
         #: Polls sent since the scheduler started.
         self.polls = 0
+
+    @property
+    def poller(self) -> Poller[R]:
+        """
+        The provider's way to fetch a job and read its status.
+        """
+        return self._poller
 
     @property
     def running(self) -> bool:
@@ -356,7 +203,7 @@ class Scheduler:
     # Waiters ------------------------------------------------------------------------
 
     def subscribe(
-        self, handle: TaskHandle, sink: Sink, *, timeout: float | None = None
+        self, handle: JobHandle[R], sink: Sink, *, timeout: float | None = None
     ) -> Subscription:
         """
         Wait for *handle*'s task: *sink* gets exactly one outcome, unless unsubscribed.
@@ -373,15 +220,15 @@ class Scheduler:
         if not self._running:
             raise RuntimeError(NOT_RUNNING)
         now = anyio.current_time()
-        known = handle.task
-        if known is not None and known.is_final:
+        known = handle.latest
+        if known is not None and handle.done:
             sub = Subscription(None, handle, sink, now, None)
-            sink.deliver(_final_outcome(handle, known))
+            sink.deliver(self._final_outcome(handle, known))
             return sub
         entry = self._entries.get(handle.task_id)
         if entry is None:
             submitted = handle.submitted_clock(now)
-            entry = _Entry(handle.task_id, handle.region, submitted, handle.process_time)
+            entry = _Entry(handle, submitted)
             delay = first_delay(self.policy, entry.hint, jitter=self._rng.random())
             entry.due = self._on_grid(max(now, submitted + delay))
             self._entries[handle.task_id] = entry
@@ -410,12 +257,12 @@ class Scheduler:
         # An entry nobody waits for stays in the heap until it comes due, and is then
         # dropped without a poll: a waiter that comes back before that keeps its pace.
 
-    async def wait(self, handle: TaskHandle, *, timeout: float | None = None) -> Task:  # noqa: ASYNC109
+    async def wait(self, handle: JobHandle[R], *, timeout: float | None = None) -> R:  # noqa: ASYNC109
         """
-        Wait for one task and return it finished.
+        Wait for one job and return its final record.
 
         Raises:
-            TaskFailedError: It ended in state 20.
+            TaskFailedError: It ended failed (the provider's error).
             TaskTimeoutError: It did not finish within the timeout or deadline.
             RuntimeError: The scheduler is not running.
         """
@@ -426,7 +273,21 @@ class Scheduler:
         finally:
             self.unsubscribe(sub)
         assert sink.outcome is not None  # set before the event
-        return sink.outcome.unwrap()
+        result: R = sink.outcome.unwrap()
+        return result
+
+    def events(
+        self, handles: Iterable[JobHandle[R]], *, timeout: float | None = None
+    ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[Event]]:
+        """
+        Wait for every handle and stream their events (see :func:`events`).
+        """
+        return events(self, self._listeners, handles, timeout=timeout)
+
+    def _final_outcome(self, handle: JobHandle[R], result: R) -> Outcome[R]:
+        if self._poller.status(result) is JobStatus.FAILED:
+            return Failed(handle, self._poller.failure(handle, result))
+        return Completed(handle, result)
 
     def _detach(self, sub: Subscription) -> None:
         sub.entry = None
@@ -500,8 +361,9 @@ class Scheduler:
                 continue
             sub.entry = None
             entry.subs.remove(sub)
+            last_state = None if entry.last is None else self._poller.state(entry.last)
             error = TaskTimeoutError(
-                entry.task_id, now - sub.started, entry.state, last_error=entry.last_error
+                entry.task_id, now - sub.started, last_state, last_error=entry.last_error
             )
             sub.sink.deliver(Failed(sub.handle, error))
         due = self._due
@@ -527,33 +389,40 @@ class Scheduler:
         try:
             # The limiter sends it at its most urgent waiter's priority.
             with polling(sub.sink.priority for sub in entry.subs):
-                task = await self._fetch(entry.task_id, entry.region)
+                result = await self._poller.fetch(entry.handle)
+            status = self._poller.status(result)
         except Exception as error:  # delivered to the waiters; never kills the loop
-            self._answered(entry, sent, None, error)
+            self._answered(entry, sent, None, None, error)
         else:
-            self._answered(entry, sent, task, None)
+            self._answered(entry, sent, result, status, None)
         finally:
             self._in_flight -= 1
             if self._starved and self._wake is not None:
                 self._wake.set()
 
     def _answered(
-        self, entry: _Entry, sent: float, task: Task | None, error: Exception | None
+        self,
+        entry: _Entry,
+        sent: float,
+        result: R | None,
+        status: JobStatus | None,
+        error: Exception | None,
     ) -> None:
         subs = entry.subs
         listeners = self._listeners
-        if task is not None:
-            changed = task.state is not entry.state
-            entry.state = task.state
+        if status is not None:
+            changed = status is not entry.status
+            entry.status = status
+            entry.last = result
             entry.last_error = None
             for sub in subs:
-                sub.handle.observe(task)
+                sub.handle.observe(result)
             if changed and listeners:
-                listeners.emit(Event(_EVENT_OF[task.state], entry.task_id, task=task))
-        final = task is not None and task.is_final
+                listeners.emit(Event(_EVENT_OF[status], entry.task_id, task=result))
+        final = status is not None and status.is_final
         if error is not None:
             entry.last_error = error
-            if not isinstance(error, _TRANSIENT):
+            if not is_transient(error):
                 final = True
             if listeners:
                 kind = EventKind.FAILED if final else EventKind.RETRYING
@@ -563,8 +432,8 @@ class Scheduler:
             entry.subs = []
             for sub in subs:
                 self._detach(sub)
-                if task is not None:
-                    sub.sink.deliver(_final_outcome(sub.handle, task))
+                if status is not None:
+                    sub.sink.deliver(self._final_outcome(sub.handle, cast(R, result)))
                 else:
                     assert error is not None  # final without a task: the poll's error
                     sub.sink.deliver(Failed(sub.handle, error))
@@ -597,19 +466,13 @@ class Scheduler:
                 sub.sink.deliver(Failed(sub.handle, error))
 
 
-#: The event a poll that sees a task in a new state emits.
+#: The event a poll that sees a job in a new status emits.
 _EVENT_OF: Final = {
-    TaskState.SUBMITTED: EventKind.QUEUED,
-    TaskState.RUNNING: EventKind.RUNNING,
-    TaskState.COMPLETED: EventKind.DONE,
-    TaskState.FAILED: EventKind.FAILED,
+    JobStatus.QUEUED: EventKind.QUEUED,
+    JobStatus.RUNNING: EventKind.RUNNING,
+    JobStatus.SUCCEEDED: EventKind.DONE,
+    JobStatus.FAILED: EventKind.FAILED,
 }
-
-
-def _final_outcome(handle: TaskHandle, task: Task) -> Outcome:
-    if task.state is TaskState.FAILED:
-        return Failed(handle, TaskFailedError(task))
-    return Completed(handle, task)
 
 
 class _Channel:
@@ -623,13 +486,13 @@ class _Channel:
     #: Streams are bulk work: their polls yield to submissions and single waits.
     priority: Final = Priority.BULK
 
-    def __init__(self, send: MemoryObjectSendStream[Outcome], remaining: int) -> None:
+    def __init__(self, send: MemoryObjectSendStream[Outcome[Any]], remaining: int) -> None:
         self.send = send
         self.remaining = remaining
         if remaining <= 0:
             send.close()
 
-    def deliver(self, outcome: Outcome) -> None:
+    def deliver(self, outcome: Outcome[Any]) -> None:
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.send.send_nowait(outcome)
         self.remaining -= 1
@@ -639,11 +502,11 @@ class _Channel:
 
 @contextlib.asynccontextmanager
 async def as_completed(
-    scheduler: Scheduler,
-    handles: Iterable[TaskHandle],
+    scheduler: Scheduler[R],
+    handles: Iterable[JobHandle[R]],
     *,
     timeout: float | None = None,  # noqa: ASYNC109
-) -> AsyncIterator[AsyncIterator[Outcome]]:
+) -> AsyncIterator[AsyncIterator[Outcome[R]]]:
     """
     Subscribe to every handle at once; yield the channel their outcomes arrive on.
 
@@ -654,12 +517,12 @@ async def as_completed(
     Raises:
         RuntimeError: The scheduler is not running.
     """
-    unique: dict[str, TaskHandle] = {}
+    unique: dict[str, JobHandle[R]] = {}
     for handle in handles:
         unique.setdefault(handle.task_id, handle)
     if not scheduler.running:
         raise RuntimeError(NOT_RUNNING)
-    send, receive = anyio.create_memory_object_stream[Outcome](math.inf)
+    send, receive = anyio.create_memory_object_stream[Outcome[R]](math.inf)
     sink = _Channel(send, len(unique))
     subs: list[Subscription] = []
     try:
@@ -702,7 +565,7 @@ class _EventSink:
         if event.task_id in self.ids and not event.kind.is_final:
             self._put(event)
 
-    def deliver(self, outcome: Outcome) -> None:
+    def deliver(self, outcome: Outcome[Any]) -> None:
         if outcome.ok:
             self._put(Event(EventKind.DONE, outcome.task_id, task=outcome.task))
         else:
@@ -712,21 +575,21 @@ class _EventSink:
             self.send.close()
 
 
-def _current(handle: TaskHandle) -> Event:
+def _current(handle: JobHandle[Any]) -> Event:
     """
-    Where a task stands as far as this process knows, as an event.
+    Where a job stands as far as this process knows, as an event.
     """
-    task = handle.task
-    if task is None:
+    status = handle.status
+    if status is None:
         return Event(EventKind.SUBMITTED, handle.task_id)
-    return Event(_EVENT_OF[task.state], handle.task_id, task=task)
+    return Event(_EVENT_OF[status], handle.task_id, task=handle.latest)
 
 
 @contextlib.asynccontextmanager
 async def events(
-    scheduler: Scheduler,
+    scheduler: Scheduler[R],
     listeners: Listeners,
-    handles: Iterable[TaskHandle],
+    handles: Iterable[JobHandle[R]],
     *,
     timeout: float | None = None,  # noqa: ASYNC109
 ) -> AsyncIterator[AsyncIterator[Event]]:
@@ -739,7 +602,7 @@ async def events(
     Raises:
         RuntimeError: The scheduler is not running.
     """
-    unique: dict[str, TaskHandle] = {}
+    unique: dict[str, JobHandle[R]] = {}
     for handle in handles:
         unique.setdefault(handle.task_id, handle)
     if not scheduler.running:

@@ -4,7 +4,8 @@ spends or could spend credits, so that a crash at any moment loses no job and pa
 none twice.
 
 A job moves ``pending -> submitting -> submitted(taskId) -> done(files) | failed(error)``,
-or to ``unknown`` when a generate may have been charged without an answer.  A job found
+or ``submitting -> answered(result URLs) -> done`` when the API answered with the result
+itself, or to ``unknown`` when a paid request may have been charged without an answer.  A job found
 in ``submitting`` on restart died between sending and recording: it is reported as
 outcome-unknown and not resubmitted unless the caller asks.
 
@@ -21,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -38,6 +39,9 @@ class JobState(enum.StrEnum):
     PENDING = "pending"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"
+    #: The paid request's answer carried the result itself (a synchronous API): its
+    #: files are recorded, and only saving them is left.
+    ANSWERED = "answered"
     DONE = "done"
     FAILED = "failed"
     UNKNOWN = "unknown"
@@ -59,10 +63,14 @@ class JobRecord:
         key: The job's key, unique within the journal.
         state: Where it stands.
         task_id: The taskId once submitted.
-        files: Saved result files (or result URLs when nothing is downloaded).
+        files: Saved result files (or result URLs when nothing is downloaded, or when
+            the job was answered and the files are still to be saved).
         error: A short description of the error that ended it.
-        cost: Credits it was estimated to spend when submitted.
+        cost: Credits reserved for it when it was submitted (the estimate's top).
         updated: Unix time of the entry.
+        route: Where the task's queries go (a1.art's region), to poll it again.
+        hint: The duration the provider expected, in seconds, to time the polls.
+        submitted_at: Unix time of the submission, to time the polls.
     """
 
     key: str
@@ -72,6 +80,9 @@ class JobRecord:
     error: str | None = None
     cost: int = 0
     updated: float = attrs.field(factory=time.time, eq=False)
+    route: str | None = None
+    hint: float | None = None
+    submitted_at: float | None = None
 
 
 class JournalStore(Protocol):
@@ -121,6 +132,10 @@ class MemoryJournal:
         pass
 
 
+#: Columns added after the first journal format, with their SQL types.
+_ADDED_COLUMNS: Final = (("route", "TEXT"), ("hint", "REAL"), ("submitted_at", "REAL"))
+
+
 class SQLiteJournal:
     """
     A journal in one SQLite file: WAL mode, ``synchronous=FULL``, one commit per write.
@@ -137,11 +152,17 @@ class SQLiteJournal:
             " key TEXT PRIMARY KEY, state TEXT NOT NULL, task_id TEXT, files TEXT NOT NULL,"
             " error TEXT, cost INTEGER NOT NULL, updated REAL NOT NULL)"
         )
+        # Journals written before these columns existed gain them, empty.
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _ADDED_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def load(self) -> dict[str, JobRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT key, state, task_id, files, error, cost, updated FROM jobs"
+                "SELECT key, state, task_id, files, error, cost, updated, route, hint,"
+                " submitted_at FROM jobs"
             ).fetchall()
         return {
             key: JobRecord(
@@ -152,18 +173,22 @@ class SQLiteJournal:
                 error=error,
                 cost=cost,
                 updated=updated,
+                route=route,
+                hint=hint,
+                submitted_at=submitted_at,
             )
-            for key, state, task_id, files, error, cost, updated in rows
+            for key, state, task_id, files, error, cost, updated, route, hint, submitted_at in rows
         }
 
     def put(self, record: JobRecord) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (key, state, task_id, files, error, cost, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO jobs (key, state, task_id, files, error, cost, updated, route,"
+                " hint, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET state=excluded.state,"
                 " task_id=excluded.task_id, files=excluded.files, error=excluded.error,"
-                " cost=excluded.cost, updated=excluded.updated",
+                " cost=excluded.cost, updated=excluded.updated, route=excluded.route,"
+                " hint=excluded.hint, submitted_at=excluded.submitted_at",
                 (
                     record.key,
                     record.state.value,
@@ -172,6 +197,9 @@ class SQLiteJournal:
                     record.error,
                     record.cost,
                     record.updated,
+                    record.route,
+                    record.hint,
+                    record.submitted_at,
                 ),
             )
 

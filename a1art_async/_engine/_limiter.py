@@ -66,7 +66,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -277,25 +277,15 @@ class Limiter:
         max_in_flight: int,
         *,
         clock: Callable[[], float] = anyio.current_time,
+        source: TokenSource | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
         self.config = config
         self.max_in_flight = max_in_flight
         self._clock = clock
-        if config.adaptive:
-            rate = config.initial if config.ceiling is None else min(config.initial, config.ceiling)
-            rate = max(rate, config.floor)
-        else:
-            rate = math.inf if config.ceiling is None else config.ceiling
-        self._rate = rate
-        # One token: the first second is paced, not a burst, until the limit is known.
-        self._tokens = 1.0
-        self._updated: float | None = None
-        self._slow_start = True
-        self._epoch = 0
-        self._last_decrease: float | None = None
-        self._paused_until = -math.inf
+        #: Where tokens come from: this process's bucket, or a budget shared by many.
+        self.source: TokenSource = source if source is not None else LocalTokenSource(config)
         self._in_flight = 0
         # One queue per (priority level, is_poll), each first come first served; see
         # _head for how they take turns.
@@ -310,14 +300,10 @@ class Limiter:
         self._timer_at = math.inf
         #: Permits granted.
         self.granted = 0
-        #: Refusals reported (code 20000 or HTTP 429).
-        self.refusals = 0
-        #: Times the rate was decreased.
-        self.decreases = 0
 
     def __repr__(self) -> str:
         return (
-            f"<Limiter rate={self._rate:.3g}/s in_flight={self._in_flight}/"
+            f"<Limiter rate={self.rate:.3g}/s in_flight={self._in_flight}/"
             f"{self.max_in_flight} waiting={self._waiting}>"
         )
 
@@ -326,7 +312,21 @@ class Limiter:
         """
         The current rate, in requests per second (``inf`` when unbounded).
         """
-        return self._rate
+        return self.source.rate
+
+    @property
+    def refusals(self) -> int:
+        """
+        Refusals reported (code 20000 or HTTP 429).
+        """
+        return self.source.refusals
+
+    @property
+    def decreases(self) -> int:
+        """
+        Times the rate was decreased.
+        """
+        return self.source.decreases
 
     @property
     def in_flight(self) -> int:
@@ -353,7 +353,7 @@ class Limiter:
         await anyio.lowlevel.checkpoint_if_cancelled()
         if self._waiting == 0 and self._in_flight < self.max_in_flight:
             now = self._clock()
-            if self._token_wait(now) <= 0:
+            if self.source.wait(now) <= 0:
                 return self._grant(now, waited=False)
         waiter = _Waiter((int(level), is_poll, next(self._seq)))
         heapq.heappush(self._queues[2 * int(level) + is_poll], waiter)
@@ -415,34 +415,11 @@ class Limiter:
             heapq.heappop(queue)
         return queue[0] if queue else None
 
-    def _capacity(self) -> float:
-        return max(1.0, self._rate * self.config.burst) if math.isfinite(self._rate) else 1.0
-
-    def _refill(self, now: float) -> None:
-        if self._updated is not None and math.isfinite(self._rate):
-            elapsed = max(0.0, now - self._updated)
-            self._tokens = min(self._capacity(), self._tokens + elapsed * self._rate)
-        self._updated = now
-
-    def _token_wait(self, now: float) -> float:
-        """
-        Seconds until a token is free (0 when one is).
-        """
-        if now < self._paused_until:
-            return self._paused_until - now
-        if not math.isfinite(self._rate):
-            return 0.0
-        self._refill(now)
-        missing = 1.0 - self._tokens
-        return 0.0 if missing <= _TOKEN_SLACK else missing / self._rate
-
     def _grant(self, now: float, *, waited: bool) -> Permit:
-        saturated = waited and math.isfinite(self._rate) and self._tokens < 2.0
-        if math.isfinite(self._rate):
-            self._tokens = max(0.0, self._tokens - 1.0)
+        permit = self.source.take(now, waited=waited)
         self._in_flight += 1
         self.granted += 1
-        return Permit(self._rate, self._epoch, saturated)
+        return permit
 
     def _dispatch(self) -> None:
         """
@@ -459,7 +436,7 @@ class Limiter:
                 return  # a release dispatches again
             if now is None:
                 now = self._clock()
-            wait = self._token_wait(now)
+            wait = self.source.wait(now)
             if wait > 0:
                 at = now + wait
                 previous, earlier = self._timer, at < self._timer_at - _TIME_SLACK
@@ -489,53 +466,27 @@ class Limiter:
 
     def accepted(self, permit: Permit) -> None:
         """
-        The request was answered and not refused for its rate (any envelope code but
-        20000, or a success): free its slot, and grow the rate if the budget was the
+        The request was answered and not refused for its rate (any answer but a
+        refusal): free its slot, and let the source grow the rate if the budget was the
         bottleneck.
         """
         if permit.done:
             return
         permit.done = True
         self._in_flight -= 1
-        config = self.config
-        if config.adaptive and permit.saturated:
-            last = self._last_decrease
-            if (
-                not self._slow_start
-                and last is not None
-                and self._clock() - last >= config.probe_after
-            ):
-                # Long without a refusal while the budget binds: the limit has risen.
-                self._slow_start = True
-            step = config.slow_start if self._slow_start else config.increase
-            self._set_rate(self._rate + step)
+        self.source.accepted(permit, self._clock())
         self._dispatch()
 
     def refused(self, permit: Permit, retry_after: float | None = None) -> None:
         """
         The request was refused for its rate (code 20000 or HTTP 429): free its slot
-        and, once per round, decrease the rate (and honour ``Retry-After``).
+        and let the source decrease the rate (once per round) and honour ``Retry-After``.
         """
         if permit.done:
             return
         permit.done = True
         self._in_flight -= 1
-        self.refusals += 1
-        if self.config.adaptive:
-            now = self._clock()
-            self._refill(now)
-            self._tokens = 0.0
-            if permit.epoch == self._epoch:
-                self._epoch += 1
-                self.decreases += 1
-                self._slow_start = False
-                self._last_decrease = now
-                self._set_rate(min(self._rate, permit.rate) * self.config.decrease)
-                if retry_after is not None and retry_after > 0:
-                    pause = min(retry_after, self.config.max_pause)
-                    self._paused_until = max(self._paused_until, now + pause)
-                    # The bucket stays empty through the pause: no burst when it ends.
-                    self._updated = self._paused_until
+        self.source.refused(permit, self._clock(), retry_after)
         self._dispatch()
 
     def release(self, permit: Permit) -> None:
@@ -554,15 +505,165 @@ class Limiter:
         permit.done = True
         self._in_flight -= 1
         self.granted -= 1
+        self.source.give_back(permit)
+
+
+class TokenSource(Protocol):
+    """
+    Where a :class:`Limiter` gets tokens: the rate part of the request budget.
+
+    The limiter keeps what is local to a process (in-flight slots, priorities, the
+    queue); the source decides how fast requests may go and adapts to refusals.
+    :class:`LocalTokenSource` is one process's bucket; a budget shared by several
+    processes implements the same methods over shared state (leasing tokens in the
+    background, so that these calls never wait for I/O).  Every method is called on the
+    event loop and must return at once.
+    """
+
+    @property
+    def rate(self) -> float:
+        """
+        Requests per second now (``inf``: unbounded).
+        """
+        ...
+
+    @property
+    def refusals(self) -> int:
+        """
+        Refusals reported so far.
+        """
+        ...
+
+    @property
+    def decreases(self) -> int:
+        """
+        Times the rate was decreased so far.
+        """
+        ...
+
+    def wait(self, now: float) -> float:
+        """
+        Seconds until a token is free at clock time *now* (0: one is free now).
+        """
+        ...
+
+    def take(self, now: float, *, waited: bool) -> Permit:
+        """
+        Take the free token; *waited* says the request had to wait for one.
+        """
+        ...
+
+    def give_back(self, permit: Permit) -> None:
+        """
+        Return a token that was taken but not used.
+        """
+        ...
+
+    def accepted(self, permit: Permit, now: float) -> None:
+        """
+        The permit's request was answered and not refused for its rate.
+        """
+        ...
+
+    def refused(self, permit: Permit, now: float, retry_after: float | None) -> None:
+        """
+        The permit's request was refused for its rate.
+        """
+        ...
+
+
+class LocalTokenSource:
+    """
+    One process's adaptive token bucket (the algorithm of the module docstring).
+
+    Args:
+        config: The rate's parameters.
+    """
+
+    def __init__(self, config: RateLimit) -> None:
+        self.config = config
+        if config.adaptive:
+            rate = config.initial if config.ceiling is None else min(config.initial, config.ceiling)
+            rate = max(rate, config.floor)
+        else:
+            rate = math.inf if config.ceiling is None else config.ceiling
+        self._rate = rate
+        # One token: the first second is paced, not a burst, until the limit is known.
+        self._tokens = 1.0
+        self._updated: float | None = None
+        self._slow_start = True
+        self._epoch = 0
+        self._last_decrease: float | None = None
+        self._paused_until = -math.inf
+        self.refusals = 0
+        self.decreases = 0
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def _capacity(self) -> float:
+        return max(1.0, self._rate * self.config.burst) if math.isfinite(self._rate) else 1.0
+
+    def _refill(self, now: float) -> None:
+        if self._updated is not None and math.isfinite(self._rate):
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(self._capacity(), self._tokens + elapsed * self._rate)
+        self._updated = now
+
+    def wait(self, now: float) -> float:
+        if now < self._paused_until:
+            return self._paused_until - now
+        if not math.isfinite(self._rate):
+            return 0.0
+        self._refill(now)
+        missing = 1.0 - self._tokens
+        return 0.0 if missing <= _TOKEN_SLACK else missing / self._rate
+
+    def take(self, now: float, *, waited: bool) -> Permit:
+        saturated = waited and math.isfinite(self._rate) and self._tokens < 2.0
+        if math.isfinite(self._rate):
+            self._tokens = max(0.0, self._tokens - 1.0)
+        return Permit(self._rate, self._epoch, saturated)
+
+    def give_back(self, permit: Permit) -> None:
         if math.isfinite(self._rate):
             self._tokens = min(self._capacity(), self._tokens + 1.0)
 
-    def _set_rate(self, rate: float) -> None:
+    def accepted(self, permit: Permit, now: float) -> None:
+        config = self.config
+        if config.adaptive and permit.saturated:
+            last = self._last_decrease
+            if not self._slow_start and last is not None and now - last >= config.probe_after:
+                # Long without a refusal while the budget binds: the limit has risen.
+                self._slow_start = True
+            step = config.slow_start if self._slow_start else config.increase
+            self._set_rate(self._rate + step, now)
+
+    def refused(self, permit: Permit, now: float, retry_after: float | None) -> None:
+        self.refusals += 1
+        if not self.config.adaptive:
+            return
+        self._refill(now)
+        self._tokens = 0.0
+        if permit.epoch == self._epoch:
+            self._epoch += 1
+            self.decreases += 1
+            self._slow_start = False
+            self._last_decrease = now
+            self._set_rate(min(self._rate, permit.rate) * self.config.decrease, now)
+            if retry_after is not None and retry_after > 0:
+                pause = min(retry_after, self.config.max_pause)
+                self._paused_until = max(self._paused_until, now + pause)
+                # The bucket stays empty through the pause: no burst when it ends.
+                self._updated = self._paused_until
+
+    def _set_rate(self, rate: float, now: float) -> None:
         config = self.config
         rate = max(config.floor, rate)
         if config.ceiling is not None:
             rate = min(config.ceiling, rate)
         if self._updated is not None:
-            self._refill(self._clock())
+            self._refill(now)
         self._rate = rate
         self._tokens = min(self._tokens, self._capacity())

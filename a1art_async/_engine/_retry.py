@@ -14,7 +14,6 @@ Two pure functions carry the rules, so they can be tested without a network:
 
 from __future__ import annotations
 
-import contextvars
 import email.utils
 import enum
 import time
@@ -42,7 +41,9 @@ class RequestKind(enum.Enum):
 class SpendGuard(Protocol):
     """
     Told, around each attempt of a request that spends credits, whether it may have
-    been charged; a batch journals the job from it.
+    been charged; a batch journals the job from it.  It rides on the request
+    (``Session.request(..., guard=...)``), so a provider's submit path passes on what
+    its caller gave it and needs to know nothing else.
     """
 
     async def sending(self) -> None:
@@ -58,12 +59,6 @@ class SpendGuard(Protocol):
         cancellation) before any retry wait, so a job cancelled while it waits to be
         sent again is not mistaken for one whose outcome is unknown.
         """
-
-
-#: The guard of the spending request being sent in this context, if any.
-spend_guard: contextvars.ContextVar[SpendGuard | None] = contextvars.ContextVar(
-    "a1art_spend_guard", default=None
-)
 
 
 class Failure(enum.Enum):

@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from ._exceptions import DownloadError, ResultExpiredError
+from ._errors import DownloadError, ResultExpiredError
 from ._logging import logger
 from ._retry import RetryPolicy, compute_backoff
 from ._streams import read_capped
@@ -124,6 +124,30 @@ def _create_part_file(folder: Path, stem: str) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name for {stem!r} in {folder}")
+
+
+async def save_bytes(
+    data: bytes, directory: str | os.PathLike[str], stem: str, content_type: str | None
+) -> Path:
+    """
+    Write a result that arrived inline (base64 in the answer) to
+    ``directory/<stem><ext>`` atomically, as :func:`download` does for a URL.
+    """
+    folder = Path(directory)
+    await anyio.Path(folder).mkdir(parents=True, exist_ok=True)
+    stem = safe_stem(stem)
+    target = folder / (stem + extension_for(content_type, "inline"))
+    fd, temp_name = _create_part_file(folder, stem)
+    temp = anyio.Path(temp_name)
+    try:
+        async with await anyio.open_file(fd, "wb") as out:
+            await out.write(data)
+        await temp.replace(target)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await temp.unlink(missing_ok=True)
+        raise
+    return target
 
 
 class _Transient(Exception):

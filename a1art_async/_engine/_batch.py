@@ -1,0 +1,675 @@
+"""
+Batches: many paid jobs with bounded concurrency, a journal, a credit budget, events, and
+results saved as they finish, whatever the API.
+
+A provider supplies each job as a :class:`Job`: how to check and price it without
+spending, how to prepare it (uploads), how to submit it (the paid request, which carries
+the engine's :class:`~._retry.SpendGuard`), how to pick up its task again from the
+journal, and which files its finished record names.  The engine owns the rest: the
+journal's states, the budget, concurrency, waiting (through the provider's scheduler, via
+the handle), downloads and events.
+
+Every step that spends or could spend credits is written to the journal first (see
+``_journal.py``): ``submitting`` right before the paid request leaves, back to
+``pending`` when an attempt provably was not charged, ``submitted`` with the task's id
+and route once it is known (or ``answered`` with its result files when the answer was
+the result itself).  Running the same batch again with the same journal skips what
+ended, polls what was submitted, saves what was answered, and never pays twice.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Protocol, Self, TypedDict
+
+import anyio
+import attrs
+import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._cost import CostEstimate
+from ._download import download, safe_stem, save_bytes
+from ._errors import (
+    A1ArtError,
+    BudgetExceededError,
+    DownloadError,
+    OutcomeUnknown,
+    ResultExpiredError,
+    TaskFailedError,
+    ValidationError,
+    is_transient,
+)
+from ._events import Event, EventKind, Listener, Listeners
+from ._group import OwnedGroup
+from ._handles import JobHandle
+from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
+from ._limiter import Priority, request_priority
+from ._logging import logger
+from ._retry import RetryPolicy, SpendGuard
+
+
+@attrs.frozen
+class ResultFile:
+    """
+    One file a finished job produced: a URL to download, or bytes that came inline.
+
+    Attributes:
+        url: Where to download it.
+        data: Its bytes, when the answer carried them (base64 in a JSON body).
+        content_type: Its type, when known (it names the saved file's extension).
+    """
+
+    url: str | None = None
+    data: bytes | None = attrs.field(default=None, repr=False)
+    content_type: str | None = None
+
+
+class Job(Protocol):
+    """
+    One paid job of a batch, as a provider supplies it.
+    """
+
+    @property
+    def key(self) -> str:
+        """
+        The job's key in the journal.
+        """
+        ...
+
+    async def check(self) -> CostEstimate:
+        """
+        Check the job as the API would (free requests only, such as app details) and
+        price it.
+
+        Raises:
+            ValidationError: It would be refused; nothing was spent.
+            APIError: A free request was refused (an unknown app, say).
+        """
+        ...
+
+    async def prepare(self) -> None:
+        """
+        Free work the paid request needs (uploads).
+        """
+        ...
+
+    async def submit(self, guard: SpendGuard) -> JobHandle[Any]:
+        """
+        Send the paid request, passing *guard* to the session's request; return its
+        handle (done already when the answer was the result itself).
+
+        Raises:
+            OutcomeUnknown: It may have been charged; it was not resent.
+        """
+        ...
+
+    def resume(self, record: JobRecord) -> JobHandle[Any]:
+        """
+        A handle for the task a journal record names (its id, route, hint and time).
+        """
+        ...
+
+    def files(self, result: Any) -> Sequence[ResultFile]:
+        """
+        The files a finished record names, in order.
+        """
+        ...
+
+
+class BatchOptions(TypedDict, total=False):
+    """
+    How a batch runs; the keyword arguments of ``client.batch`` (every provider's).
+
+    Keys:
+        concurrency: Jobs checked, prepared and submitted at once (waiting takes no
+            slot).
+        journal: A SQLite file path, a ``postgresql://`` URL (with the ``postgres``
+            extra), or a :class:`JournalStore`: every step recorded, so that running
+            the same batch again resumes it without paying twice.
+        download_to: Save results here as they finish.
+        budget: Never submit a job that could take the credits spent over this.
+        resubmit_unknown: Submit again jobs whose earlier paid request may have been
+            charged.
+        on_event: Called with every :class:`Event` of the batch (each with its job's
+            key).
+    """
+
+    concurrency: int
+    journal: str | os.PathLike[str] | JournalStore | None
+    download_to: str | os.PathLike[str] | None
+    budget: int | None
+    resubmit_unknown: bool
+    on_event: Listener | None
+
+
+@attrs.frozen
+class BatchOutcome:
+    """
+    How one batch job ended.
+
+    Attributes:
+        key: The job's key.
+        state: ``DONE``, ``FAILED`` or ``UNKNOWN`` (a paid request may have been
+            charged without an answer; it was not resent).
+        task_id: The task's id, once submitted.
+        task: The finished task's record, when it completed in this run.
+        files: Saved result files, or the result URLs when nothing is downloaded.
+        error: What ended a failed or unknown job.
+        cost: The most the job can have been charged (its estimate's ``high``), which
+            the budget reserved for it.
+        from_journal: The job had ended in an earlier run; nothing was sent for it now.
+    """
+
+    key: str
+    state: JobState
+    task_id: str | None = None
+    task: Any = None
+    files: tuple[str, ...] = ()
+    error: BaseException | None = None
+    cost: int = 0
+    from_journal: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """
+        Whether the job is done.
+        """
+        return self.state is JobState.DONE
+
+
+@attrs.frozen
+class BatchSummary:
+    """
+    Counts for a batch run: ``skipped`` jobs had ended in an earlier run.
+
+    ``credits_spent`` is the most this run's submissions can have been charged (what
+    the budget reserved for them), ``credits_low`` the least: they differ only for jobs
+    whose charge the docs leave open (see :class:`CostEstimate`).
+    """
+
+    done: int
+    failed: int
+    unknown: int
+    skipped: int
+    credits_spent: int
+    wall_time: float
+    credits_low: int = 0
+
+
+class OutcomeUnknownFromJournal(OutcomeUnknown):
+    """
+    An earlier run sent this job's paid request and stopped before recording the
+    answer; it may have been charged, so it is not resent.
+    """
+
+    def __init__(self, reason: str) -> None:
+        A1ArtError.__init__(self, reason)
+        self.request: Any = None
+        self.cause: Any = None
+
+
+class Batch:
+    """
+    Runs :class:`Job` s: a provider's client makes one with ``client.batch(...)``.
+
+    Args:
+        http: The connection pool for downloads (it never carries credentials).
+        retry: Retries for downloads.
+        listeners: The client's listeners, whose events about this batch's tasks the
+            batch relays with the job's key.
+        **options: See :class:`BatchOptions`.
+    """
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        retry: RetryPolicy,
+        listeners: Listeners,
+        concurrency: int = 8,
+        journal: str | os.PathLike[str] | JournalStore | None = None,
+        download_to: str | os.PathLike[str] | None = None,
+        budget: int | None = None,
+        resubmit_unknown: bool = False,
+        on_event: Listener | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError("concurrency", f"must be a positive integer, got {concurrency!r}")
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int) or budget < 0
+        ):
+            raise ValidationError("budget", f"must be a non-negative integer, got {budget!r}")
+        self._http = http
+        self._retry = retry
+        self._client_listeners = listeners
+        self._concurrency = concurrency
+        self._journal = Journal(open_journal(journal))
+        self._download_to = None if download_to is None else Path(download_to)
+        self._budget = budget
+        self._resubmit_unknown = resubmit_unknown
+        self._listeners = Listeners()
+        if on_event is not None:
+            self._listeners.add(on_event)
+        # The jobs' tasks, so that the client's events about them carry the job's key.
+        self._keys_of: dict[str, str] = {}
+        self._stop_listening: Callable[[], None] | None = None
+        self._keys: set[str] = set()
+        self._unfinished = 0
+        self._committed = 0
+        self._counts = dict.fromkeys(
+            ("done", "failed", "unknown", "skipped", "spent", "spent_low"), 0
+        )
+        self._started = 0.0
+        self._group = OwnedGroup()
+        self._jobs_send: MemoryObjectSendStream[Job]
+        self._jobs_receive: MemoryObjectReceiveStream[Job]
+        self._jobs_send, self._jobs_receive = anyio.create_memory_object_stream[Job](math.inf)
+        self._out_send: MemoryObjectSendStream[BatchOutcome]
+        self._out_receive: MemoryObjectReceiveStream[BatchOutcome]
+        self._out_send, self._out_receive = anyio.create_memory_object_stream[BatchOutcome](
+            math.inf
+        )
+
+    # Lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._journal.open()
+        except BaseException:
+            # Cancelled (or the journal unreadable) before the batch began: __aexit__
+            # will not run, so nothing may be left open.
+            self._close_streams()
+            with anyio.CancelScope(shield=True):
+                await self._journal.close()
+            raise
+        # Credits recorded by earlier runs count against the budget too.
+        self._committed = sum(
+            record.cost
+            for record in self._journal.records().values()
+            if record.state is not JobState.PENDING
+            and (record.task_id or record.state is not JobState.FAILED)
+        )
+        self._started = time.monotonic()
+        self._stop_listening = self._client_listeners.add(self._relay)
+        group = await self._group.enter()
+        # A batch is bulk work: a web request or a single wait on the same client goes
+        # first at the rate limiter (the workers' tasks, and theirs, inherit this).
+        with request_priority(Priority.BULK):
+            for _ in range(self._concurrency):
+                group.start_soon(self._worker)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self._jobs_send.close()
+        if exc is not None:
+            # Leaving early: stop here; the journal says where every job stands.
+            self._group.group.cancel_scope.cancel()
+        try:
+            return await self._group.exit(exc_type, exc, tb)
+        finally:
+            if self._stop_listening is not None:
+                self._stop_listening()
+            self._close_streams()
+            with anyio.CancelScope(shield=True):
+                await self._journal.close()
+
+    def _close_streams(self) -> None:
+        self._jobs_send.close()
+        self._jobs_receive.close()
+        self._out_send.close()
+        self._out_receive.close()
+
+    # Adding and iterating ------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """
+        Whether the batch is open (inside its ``async with`` block).
+        """
+        return self._group.running
+
+    def add_job(self, job: Job) -> str:
+        """
+        Queue one job; it is checked and submitted when a worker is free.
+
+        Returns:
+            The job's key.
+
+        Raises:
+            ValidationError: A key used twice in this batch.
+            RuntimeError: Outside ``async with``.
+        """
+        if not self._group.running:
+            raise RuntimeError("add jobs inside `async with client.batch(...) as batch:`")
+        key = job.key
+        if not isinstance(key, str) or not key:
+            raise ValidationError("key", f"must be a non-empty string, got {key!r}")
+        if key in self._keys:
+            raise ValidationError("key", f"job key {key!r} was added twice")
+        self._keys.add(key)
+        self._unfinished += 1
+        self._jobs_send.send_nowait(job)
+        return key
+
+    async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
+        while self._unfinished > 0:
+            outcome = await self._out_receive.receive()
+            self._unfinished -= 1
+            yield outcome
+
+    @property
+    def summary(self) -> BatchSummary:
+        """
+        What has ended so far, the credits spent in this run, and the wall time.
+        """
+        return BatchSummary(
+            done=self._counts["done"],
+            failed=self._counts["failed"],
+            unknown=self._counts["unknown"],
+            skipped=self._counts["skipped"],
+            credits_spent=self._counts["spent"],
+            wall_time=time.monotonic() - self._started,
+            credits_low=self._counts["spent_low"],
+        )
+
+    def listening(self, listener: Listener) -> AbstractContextManager[None]:
+        """
+        Call *listener* with every :class:`Event` of this batch while the block runs
+        (as ``on_event=`` does for the whole batch).
+
+        A batch's events carry the job's ``key``: ``SUBMITTED`` when a job's task was
+        created (or picked up from the journal), ``QUEUED`` and ``RUNNING`` as its polls
+        see them, ``RETRYING`` when a request fails and will be tried again (without a
+        key when it was not a poll: the API may be unreachable), and one final
+        ``DONE``, ``FAILED`` or ``UNKNOWN`` per job, with the error, as the job's
+        :class:`BatchOutcome` is yielded.
+        """
+        return self._listeners.listening(listener)
+
+    # Events --------------------------------------------------------------------------
+
+    def _relay(self, event: Event) -> None:
+        """
+        The client's events that concern this batch, relabelled with the job's key.
+        """
+        if not self._listeners or event.kind.is_final:
+            return  # finals are the jobs' outcomes, emitted with them
+        if event.task_id is None:
+            if event.kind is EventKind.RETRYING:
+                self._listeners.emit(event)
+            return
+        key = self._keys_of.get(event.task_id)
+        if key is not None:
+            self._listeners.emit(attrs.evolve(event, key=key))
+
+    def _submitted(self, key: str, task_id: str) -> None:
+        self._keys_of[task_id] = key
+        if self._listeners:
+            self._listeners.emit(Event(EventKind.SUBMITTED, task_id, key=key))
+
+    def _emit(self, outcome: BatchOutcome) -> None:
+        if outcome.from_journal and outcome.state is not JobState.UNKNOWN:
+            self._counts["skipped"] += 1
+        else:
+            self._counts[outcome.state.value if outcome.state.is_final else "failed"] += 1
+        if outcome.task_id is not None:
+            self._keys_of.pop(outcome.task_id, None)
+        if self._listeners:
+            kind = _FINAL_EVENT.get(outcome.state, EventKind.FAILED)
+            self._listeners.emit(
+                Event(
+                    kind, outcome.task_id, task=outcome.task, error=outcome.error, key=outcome.key
+                )
+            )
+        self._out_send.send_nowait(outcome)
+
+    # One job -------------------------------------------------------------------------
+
+    async def _record(self, key: str, state: JobState, **fields: Any) -> JobRecord:
+        record = JobRecord(key=key, state=state, **fields)
+        await self._journal.write(record)
+        return record
+
+    async def _worker(self) -> None:
+        async for job in self._jobs_receive:
+            try:
+                await self._run(job)
+            except Exception as error:  # a bug must not lose the job: report it
+                logger.exception("batch job %s failed unexpectedly", job.key)
+                self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+
+    async def _run(self, job: Job) -> None:
+        record = self._journal.get(job.key)
+        state = None if record is None else record.state
+        if record is not None and state in (JobState.DONE, JobState.FAILED):
+            self._emit(
+                BatchOutcome(
+                    job.key,
+                    record.state,
+                    task_id=record.task_id,
+                    files=record.files,
+                    error=A1ArtError(record.error) if record.error else None,
+                    cost=record.cost,
+                    from_journal=True,
+                )
+            )
+            return
+        if record is not None and state is JobState.SUBMITTED and record.task_id:
+            handle = job.resume(record)
+            self._submitted(job.key, handle.task_id)
+            self._group.group.start_soon(self._finish, job, handle, record.cost)
+            return
+        if record is not None and state is JobState.ANSWERED:
+            files = [ResultFile(url=url) for url in record.files]
+            await self._save_and_end(job, record.task_id, None, files, record.cost)
+            return
+        unanswered = (JobState.SUBMITTING, JobState.UNKNOWN)
+        if record is not None and state in unanswered and not self._resubmit_unknown:
+            if state is JobState.SUBMITTING:
+                record = await self._record(
+                    job.key,
+                    JobState.UNKNOWN,
+                    cost=record.cost,
+                    error="the process stopped after sending the paid request",
+                )
+            self._emit(
+                BatchOutcome(
+                    job.key,
+                    JobState.UNKNOWN,
+                    error=OutcomeUnknownFromJournal(record.error or ""),
+                    cost=record.cost,
+                    from_journal=True,
+                )
+            )
+            return
+        await self._submit(job)
+
+    async def _submit(self, job: Job) -> None:
+        try:
+            estimate = await job.check()
+        except A1ArtError as error:  # nothing was sent that could spend credits
+            await self._unpaid_failure(job, error)
+            return
+        # The budget reserves the most the job can be charged (see CostEstimate).
+        cost = estimate.high
+        if self._budget is not None and self._committed + cost > self._budget:
+            over = BudgetExceededError(
+                f"job {job.key} costs {cost} credits; the budget of {self._budget} has "
+                f"{self._budget - self._committed} left"
+            )
+            self._emit(BatchOutcome(job.key, JobState.FAILED, error=over))
+            return
+        self._committed += cost
+        try:
+            await job.prepare()
+            handle = await job.submit(_JournalGuard(self, job.key, cost))
+        except OutcomeUnknown as error:
+            self._counts["spent"] += cost
+            self._counts["spent_low"] += estimate.low
+            await self._record(job.key, JobState.UNKNOWN, cost=cost, error=_describe(error))
+            self._emit(BatchOutcome(job.key, JobState.UNKNOWN, error=error, cost=cost))
+            return
+        except A1ArtError as error:
+            # A failed upload, a definitive rejection, a redirect, or a request that never
+            # left: nothing was charged (a charge that may have happened is the
+            # OutcomeUnknown above).
+            self._committed -= cost
+            await self._unpaid_failure(job, error)
+            return
+        self._counts["spent"] += cost
+        self._counts["spent_low"] += estimate.low
+        if handle.done and handle.latest is not None:
+            # The answer was the result itself: record its files before saving them.
+            await self._answered(job, handle, cost)
+            return
+        await self._record(
+            job.key,
+            JobState.SUBMITTED,
+            task_id=handle.task_id,
+            cost=cost,
+            route=handle.route,
+            hint=handle.hint,
+            submitted_at=handle.submitted_wall,
+        )
+        self._submitted(job.key, handle.task_id)
+        self._group.group.start_soon(self._finish, job, handle, cost)
+
+    async def _answered(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
+        try:
+            result = await handle.wait()
+        except TaskFailedError as error:
+            await self._end_failed(job, handle.task_id, error, cost)
+            return
+        files = list(job.files(result))
+        urls = tuple(file.url for file in files if file.url is not None)
+        if len(urls) == len(files):
+            await self._record(
+                job.key, JobState.ANSWERED, task_id=handle.task_id, files=urls, cost=cost
+            )
+        await self._save_and_end(job, handle.task_id, result, files, cost)
+
+    async def _unpaid_failure(self, job: Job, error: A1ArtError) -> None:
+        """
+        End a job that failed before anything could be charged.  A failure that says
+        nothing about the job (the API unreachable, rate limited or failing) leaves it
+        pending in the journal, so running the batch again submits it; any other is final.
+        """
+        state = JobState.PENDING if is_transient(error) else JobState.FAILED
+        await self._record(job.key, state, error=_describe(error))
+        self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+
+    async def _end_failed(
+        self, job: Job, task_id: str | None, error: A1ArtError, cost: int, result: Any = None
+    ) -> None:
+        await self._record(
+            job.key, JobState.FAILED, task_id=task_id, cost=cost, error=_describe(error)
+        )
+        self._emit(BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost))
+
+    async def _finish(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
+        try:
+            result = await handle.wait()
+        except TaskFailedError as error:
+            await self._end_failed(job, handle.task_id, error, cost)
+            return
+        except A1ArtError as error:
+            # Timed out, or a poll ended with an error: still submitted, a later run
+            # polls it again.
+            self._emit(
+                BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
+            )
+            return
+        await self._save_and_end(job, handle.task_id, result, list(job.files(result)), cost)
+
+    async def _save_and_end(
+        self,
+        job: Job,
+        task_id: str | None,
+        result: Any,
+        files: Sequence[ResultFile],
+        cost: int,
+    ) -> None:
+        saved: tuple[str, ...] = tuple(file.url for file in files if file.url is not None)
+        if self._download_to is not None:
+            try:
+                saved = await self._save(job.key, files)
+            except ResultExpiredError as error:
+                await self._end_failed(job, task_id, error, cost, result)
+                return
+            except DownloadError as error:
+                # The files may still be there: a later run tries again.
+                self._emit(
+                    BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost)
+                )
+                return
+        await self._record(job.key, JobState.DONE, task_id=task_id, files=saved, cost=cost)
+        self._emit(BatchOutcome(job.key, JobState.DONE, task_id, result, saved, cost=cost))
+
+    async def _save(self, key: str, files: Sequence[ResultFile]) -> tuple[str, ...]:
+        assert self._download_to is not None
+        saved: list[str] = []
+        for index, file in enumerate(files):
+            stem = f"{safe_stem(key)}-{index}"
+            if file.data is not None:
+                path = await save_bytes(file.data, self._download_to, stem, file.content_type)
+            else:
+                assert file.url is not None
+                path = await download(
+                    self._http, file.url, self._download_to, stem, retry=self._retry
+                )
+            saved.append(str(path))
+        return tuple(saved)
+
+
+class _JournalGuard:
+    """
+    Journals a job as ``submitting`` right before its paid request leaves, and back to
+    ``pending`` when an attempt provably was not charged.
+    """
+
+    __slots__ = ("batch", "cost", "key")
+
+    def __init__(self, batch: Batch, key: str, cost: int) -> None:
+        self.batch = batch
+        self.key = key
+        self.cost = cost
+
+    async def sending(self) -> None:
+        await self.batch._record(self.key, JobState.SUBMITTING, cost=self.cost)
+
+    async def unpaid(self) -> None:
+        await self.batch._record(self.key, JobState.PENDING)
+
+
+#: The event that announces a job's outcome.
+_FINAL_EVENT: Final = {
+    JobState.DONE: EventKind.DONE,
+    JobState.FAILED: EventKind.FAILED,
+    JobState.UNKNOWN: EventKind.UNKNOWN,
+}
+
+
+def open_journal(journal: str | os.PathLike[str] | JournalStore | None) -> JournalStore:
+    """
+    The store a ``journal=`` argument names: in memory, a SQLite file, or as given.
+    """
+    if journal is None:
+        return MemoryJournal()
+    if isinstance(journal, str | os.PathLike):
+        return SQLiteJournal(journal)
+    return journal
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,500 @@
+"""
+The one path every API request takes, whatever the API.
+
+A :class:`Session` owns the HTTP connection pool, the API's credentials (an
+``httpx.Auth`` the provider supplies, applied to the API's own origin only), the request
+budget (:class:`~._limiter.Limiter`), the retry loop, the client's event listeners and the
+task group its polling scheduler runs in.  A provider supplies a :class:`Wire`: how to
+read one HTTP answer into data or a typed refusal, and which error says that a paid
+request's outcome is unknown.  Everything else (when to retry, what a retry may cost,
+which requests may be sent again at all) is decided here, once, by
+:func:`~._retry.classify`.
+
+Requests that spend credits carry a :class:`~._retry.SpendGuard`: it is told right
+before the request leaves (after any wait for the budget) and when an attempt provably
+was not charged, so that a batch can journal the job at the right instants.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+
+import anyio
+import attrs
+import httpx
+
+from ._errors import (
+    A1ArtError,
+    ConnectError,
+    TimeoutError,
+    TransportError,
+    UnexpectedRedirectError,
+    UnexpectedResponseError,
+)
+from ._events import Event, EventKind, Listener, Listeners
+from ._group import OwnedGroup
+from ._limiter import Limiter, RateLimit, TokenSource
+from ._logging import logger
+from ._retry import (
+    Decision,
+    Failure,
+    RequestKind,
+    RetryPolicy,
+    SpendGuard,
+    classify,
+    compute_backoff,
+    parse_retry_after,
+)
+from ._streams import read_capped
+
+if TYPE_CHECKING:
+    from ._scheduler import Scheduler
+
+_EXCERPT_CHARS = 200
+#: Envelopes are small; a body past this is not one, and is not read further.
+MAX_ENVELOPE_BYTES: Final = 4 * 1024 * 1024
+#: Failures that prove an attempt was not charged: refused for the rate, rejected
+#: outright by the API, or never sent.
+_UNPAID: Final = frozenset({Failure.RATE_LIMITED, Failure.REJECTED, Failure.NOT_SENT})
+
+
+class Secret:
+    """
+    Holds an API key or token so that no repr, str or traceback local shows it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+class HeaderAuth(httpx.Auth):
+    """
+    Sends a secret in one header (``apiKey: KEY``, ``x-api-key: KEY``, or
+    ``Authorization: Bearer TOKEN`` with ``prefix="Bearer "``).
+    """
+
+    def __init__(self, header: str, secret: Secret, *, prefix: str = "") -> None:
+        self._header = header
+        self._secret = secret
+        self._prefix = prefix
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers[self._header] = self._prefix + self._secret.reveal()
+        yield request
+
+    def __repr__(self) -> str:
+        return f"<HeaderAuth {self._header}>"
+
+
+class Refused(Exception):
+    """
+    One failed attempt: the error to raise if it is not retried, why it failed, and how
+    long the server asked to wait.  A :class:`Wire` raises it for an answer that is not
+    success.
+    """
+
+    def __init__(
+        self, failure: Failure, error: A1ArtError, retry_after: float | None = None
+    ) -> None:
+        super().__init__(str(error))
+        self.failure = failure
+        self.error = error
+        self.retry_after = retry_after
+        #: Whether a spend guard was told this attempt was being sent.
+        self.sending = False
+
+    @classmethod
+    def from_transport(cls, error: httpx.HTTPError, *, sent: bool = False) -> Refused:
+        # Connect errors and pool timeouts happen before a byte of the request leaves
+        # this process; every other transport error may come after the server read it.
+        if not sent and isinstance(
+            error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+        ):
+            wrapped: TransportError = ConnectError(f"could not connect: {error}")
+            failure = Failure.NOT_SENT
+        elif isinstance(error, httpx.TimeoutException):
+            wrapped = TimeoutError(f"no answer in time: {type(error).__name__}")
+            failure = Failure.NO_ANSWER
+        else:
+            wrapped = TransportError(
+                f"the request did not complete: {type(error).__name__}: {error}"
+            )
+            failure = Failure.NO_ANSWER
+        wrapped.__cause__ = error
+        return cls(failure, wrapped)
+
+
+@attrs.frozen
+class Reply:
+    """
+    One HTTP answer, as a :class:`Wire` reads it.
+
+    Attributes:
+        response: The response (its body already read and closed).
+        body: The body, or ``None`` when it was larger than an envelope can be.
+        redact: Removes the API key from a text (for messages and excerpts).
+    """
+
+    response: httpx.Response
+    body: bytes | None
+    redact: Callable[[str], str]
+
+    @property
+    def status(self) -> int:
+        """
+        The HTTP status.
+        """
+        return self.response.status_code
+
+    @property
+    def retry_after(self) -> float | None:
+        """
+        The ``Retry-After`` header, in seconds, when there is one.
+        """
+        return parse_retry_after(self.response.headers.get("retry-after"))
+
+    def excerpt(self) -> str:
+        """
+        The start of the body, the key removed, for an error message.
+        """
+        if not self.body:
+            return ""
+        text = self.body[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        text = " ".join(self.redact(text).split())
+        return text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
+
+    def unexpected(self, reason: str | None = None) -> Refused:
+        """
+        The refusal for a body that is not the API's envelope (a server failure: safe to
+        retry a query, outcome unknown for a paid request).
+        """
+        if reason is None:
+            reason = (
+                "the body is too large to be an API envelope"
+                if self.body is None
+                else "the body is not the API's JSON envelope"
+            )
+        error = UnexpectedResponseError(reason, status=self.status, excerpt=self.excerpt())
+        return Refused(Failure.SERVER_FAILED, error)
+
+
+class Wire(Protocol):
+    """
+    How a provider reads its API's answers: the seam between the engine and an API.
+    """
+
+    def read(self, reply: Reply) -> Any:
+        """
+        The data of a successful answer.
+
+        Raises:
+            Refused: Anything but success, classified: ``RATE_LIMITED`` (refused for the
+                rate; nothing was done), ``SERVER_FAILED`` (the server failed or the body
+                is not the envelope), or ``REJECTED`` (a definitive answer about the
+                request), with the typed error to raise.
+        """
+        ...
+
+    def outcome_unknown(self, request: Any, cause: A1ArtError) -> A1ArtError:
+        """
+        The error for a paid request that may have been acted on without an answer.
+        """
+        ...
+
+
+class Session:
+    """
+    One API's connection pool, credentials, request budget, retries and scheduler.
+
+    Args:
+        base: The URL every request path is appended to (the API's origin and prefix).
+        auth: Adds the credentials to a request; never applied to another origin.
+        secret: The credential, so that it can be removed from any message.
+        wire: How the API's answers read.
+        timeout: Seconds, or an ``httpx.Timeout``.
+        limits: The connection pool's limits; at most ``max_connections`` requests are
+            in flight, the rest wait in the limiter's queue.
+        retry: How often and how patiently to retry.
+        rate_limit: The request budget's parameters.
+        token_source: Where the budget's tokens come from (a budget shared by several
+            processes); this process's own bucket by default.
+        http_client: An ``httpx.AsyncClient`` to use (and not close).
+        transport: An httpx transport for a client this session creates.
+    """
+
+    def __init__(
+        self,
+        *,
+        base: str,
+        auth: httpx.Auth,
+        secret: Secret,
+        wire: Wire,
+        timeout: float | httpx.Timeout,
+        limits: httpx.Limits,
+        retry: RetryPolicy,
+        rate_limit: RateLimit,
+        token_source: TokenSource | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base = base.rstrip("/")
+        self._auth = auth
+        self._secret = secret
+        self.wire = wire
+        self.retry = retry
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout, limits=limits, transport=transport, follow_redirects=False
+        )
+        # In-flight requests are bounded to the pool's size; the limiter also orders
+        # the waiting ones by priority and paces them to the server's rate limit.
+        self.limiter = Limiter(rate_limit, limits.max_connections or 100, source=token_source)
+        self.rng = random.Random()
+        self.listeners = Listeners()
+        #: The polling scheduler, set by the provider's client; it runs while the
+        #: session is open.
+        self.scheduler: Scheduler[Any] | None = None
+        self._group = OwnedGroup()
+        self._closed = False
+
+    # Lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        group = await self._group.enter()
+        if self.scheduler is not None:
+            try:
+                await group.start(self.scheduler.run)
+            except BaseException as error:
+                await self._group.abort(error)
+                raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        try:
+            if self._group.running and self.scheduler is not None:
+                self.scheduler.stop()
+            return await self._group.exit(exc_type, exc, tb)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """
+        Stop the scheduler and close the connection pool (unless it was passed in).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self._owns_http:
+            await self._http.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether :meth:`aclose` ran.
+        """
+        return self._closed
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """
+        The underlying ``httpx.AsyncClient``; it never carries the credentials itself.
+        """
+        return self._http
+
+    def listening(self, listener: Listener) -> AbstractContextManager[None]:
+        """
+        Call *listener* with every event of this session while the block runs.
+        """
+        return self.listeners.listening(listener)
+
+    def redact(self, text: str) -> str:
+        """
+        *text* with the credential removed.
+        """
+        return text.replace(self._secret.reveal(), "<secret>")
+
+    # The request path ---------------------------------------------------------------
+
+    async def request(
+        self,
+        kind: RequestKind,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        files: Any = None,
+        spend: Any = None,
+        guard: SpendGuard | None = None,
+        timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109 - httpx's, per request
+    ) -> Any:
+        """
+        Send one API request with retries, and return what the wire read from it.
+
+        Args:
+            kind: Whether repeating the request is safe (see :class:`RequestKind`).
+            method: The HTTP method.
+            path: The path below the session's base URL.
+            params: Query parameters.
+            headers: Extra headers (the credentials are added here, not by the caller).
+            json: A JSON body.
+            files: A multipart body, as httpx takes it.
+            spend: For a paid request, the request itself, carried by the outcome-unknown
+                error if its outcome cannot be known.
+            guard: For a paid request, told when it leaves and when an attempt provably
+                was not charged.
+            timeout: This request's timeout, instead of the pool's.
+
+        Raises:
+            APIError: The API's answer, as the provider's typed subclass.
+            OutcomeUnknown: A paid request may have been acted on (the provider's).
+            TransportError: The request could not be completed.
+            UnexpectedResponseError: The answer was not the documented envelope.
+        """
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        url = f"{self.base}{path}"
+        paid = kind is RequestKind.SPEND
+        guard = guard if paid else None
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(
+                    method, url, params, headers, json, files, guard, timeout, paid
+                )
+            except Refused as failed:
+                decision = classify(kind, failed.failure)
+                if paid and failed.failure in _UNPAID and failed.sending:
+                    # Say so before any wait: a cancellation from here on must not
+                    # leave the request looking as if it may have been charged.
+                    if guard is not None:
+                        with anyio.CancelScope(shield=True):
+                            await guard.unpaid()
+                    if self.listeners:
+                        self.listeners.emit(Event(EventKind.UNPAID, error=failed.error))
+                final = decision is not Decision.RETRY or attempt >= self.retry.max_retries
+                if final:
+                    if decision is Decision.OUTCOME_UNKNOWN and spend is not None:
+                        error = self.wire.outcome_unknown(spend, failed.error)
+                        raise error from failed.error
+                    raise failed.error from failed.error.__cause__
+                delay = compute_backoff(
+                    self.retry, attempt, jitter=self.rng.random(), retry_after=failed.retry_after
+                )
+                if self.listeners:
+                    self.listeners.emit(Event(EventKind.RETRYING, error=failed.error))
+                logger.info(
+                    "retrying %s %s in %.2f s (attempt %d of %d): %s",
+                    method,
+                    path,
+                    delay,
+                    attempt + 1,
+                    self.retry.max_retries,
+                    failed.error,
+                )
+                attempt += 1
+                await anyio.sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        files: Any,
+        guard: SpendGuard | None,
+        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
+        paid: bool,
+    ) -> Any:
+        request = self._http.build_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=json,
+            files=files,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        limiter = self.limiter
+        permit = await limiter.acquire()
+        try:
+            if guard is not None:
+                await guard.sending()
+            if paid and self.listeners:
+                self.listeners.emit(Event(EventKind.SENDING))
+            try:
+                try:
+                    response = await self._http.send(
+                        request, stream=True, follow_redirects=False, auth=self._auth
+                    )
+                except httpx.HTTPError as error:
+                    raise Refused.from_transport(error) from None
+                try:
+                    body = await _read_bounded(response)
+                except httpx.HTTPError as error:
+                    raise Refused.from_transport(error, sent=True) from None
+                finally:
+                    await response.aclose()
+                if logger.isEnabledFor(logging.DEBUG):
+                    shown = request.url.copy_with(query=None)
+                    logger.debug("%s %s -> %d", method, shown, response.status_code)
+                try:
+                    if response.is_redirect:
+                        location = response.headers.get("location", "")
+                        redirect = UnexpectedRedirectError(response.status_code, location)
+                        raise Refused(Failure.REJECTED, redirect)
+                    data = self.wire.read(Reply(response, body, self.redact))
+                except Refused as failed:
+                    if failed.failure is Failure.RATE_LIMITED:
+                        limiter.refused(permit, failed.retry_after)
+                    elif failed.failure is Failure.REJECTED:
+                        limiter.accepted(permit)  # a definitive answer: the rate was fine
+                    raise
+            except Refused as failed:
+                failed.sending = paid
+                raise
+            limiter.accepted(permit)
+            return data
+        finally:
+            # Transport errors, gateway pages, cancellation: nothing about the rate.
+            limiter.release(permit)
+
+
+async def _read_bounded(response: httpx.Response) -> bytes | None:
+    """
+    Read a body up to the envelope limit; ``None`` means it was larger.
+    """
+    chunks: list[bytes] = []
+
+    async def keep(chunk: bytes) -> None:
+        chunks.append(chunk)
+
+    if not await read_capped(response, MAX_ENVELOPE_BYTES, keep):
+        return None
+    return b"".join(chunks)
