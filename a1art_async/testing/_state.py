@@ -30,6 +30,7 @@ from ._http import Reply, Request, Response, normalize_origin
 from ._ratelimit import RateLimiter
 from ._records import JournalEntry, TaskRecord, UploadRecord
 from ._store import Account, RemoteImage, Store
+from ._timeline import Timeline
 from ._transport import EmulatorTransport
 
 API_PREFIX: Final = "/open-api/v1/a1"
@@ -111,8 +112,11 @@ class Emulator:
         api_origin: The origin the API answers on.
         cdn_origin: The origin result files and style covers are served from.
         cdn_cn_origin: The origin result URLs use when a task query sends ``section: cn``.
-        clock: Returns the current time in seconds; defaults to ``anyio.current_time``
-            so virtual-time event loops drive task progress.
+        clock: Returns the current time in seconds; by default the running event
+            loop's clock (``anyio.current_time``), so virtual-time loops drive task
+            progress.  Either way the emulator's time never runs backwards, and it
+            carries on without a jump when a later ``anyio.run`` brings another loop
+            with a clock of its own (see :meth:`now`).
         vip: Whether the first key may use the VIP app.
         faults: Initial fault knobs (all off by default).
     """
@@ -141,7 +145,7 @@ class Emulator:
         self._store = Store(
             seed=seed,
             time_scale=time_scale,
-            clock=clock if clock is not None else anyio.current_time,
+            timeline=Timeline(clock),
             cdn_origin=self.cdn_origin,
             cdn_cn_origin=self.cdn_cn_origin,
         )
@@ -278,9 +282,25 @@ class Emulator:
         """
         self._store.remote[url] = RemoteImage(data, content_type)
 
+    def now(self) -> float:
+        """
+        The emulator's current time, the timeline of task times, journal entries and
+        :meth:`complete_at`.
+
+        On the first event loop that uses the emulator it equals
+        ``anyio.current_time()``; on a later loop it continues from where the previous
+        one left off, at a fixed offset from that loop's clock, so tasks progress by the
+        time that passes under the loops and never by the change between them.  Outside
+        any event loop it stands still.
+
+        Raises:
+            RuntimeError: Outside any event loop, before any loop used the emulator.
+        """
+        return self._store.now()
+
     def date(self, when: float) -> str:
         """
-        Clock time *when* formatted as the API formats dates.
+        Emulator time *when* (see :meth:`now`) formatted as the API formats dates.
         """
         return self._store.date(when)
 

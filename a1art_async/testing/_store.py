@@ -14,7 +14,6 @@ import heapq
 import math
 import random
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -23,6 +22,7 @@ import attrs
 from ._catalog import CATALOG, App
 from ._faults import Faults
 from ._records import TaskFate, TaskKind, TaskRecord, UploadRecord
+from ._timeline import Timeline
 
 EPOCH: Final = datetime(2024, 6, 21, 9, 58, 16)
 """The wall-clock date the emulator's clock starts at (the docs' task example)."""
@@ -147,7 +147,7 @@ class Store:
         *,
         seed: int,
         time_scale: float,
-        clock: Callable[[], float],
+        timeline: Timeline,
         cdn_origin: str,
         cdn_cn_origin: str,
     ) -> None:
@@ -158,8 +158,7 @@ class Store:
         self.uploads: dict[str, UploadRecord] = {}
         self.tasks: dict[str, TaskPlan] = {}
         self.remote: dict[str, RemoteImage] = {}
-        self._clock = clock
-        self._anchor: float | None = None
+        self.timeline = timeline
         self._versions: dict[str, tuple[str, str]] = {
             app.id: (app.version_id, app.updated) for app in CATALOG.values()
         }
@@ -175,18 +174,16 @@ class Store:
 
     def now(self) -> float:
         """
-        The clock; the first reading anchors :data:`EPOCH`.
+        The emulator's time (see :class:`Timeline`); its first reading is :data:`EPOCH`.
         """
-        now = self._clock()
-        if self._anchor is None:
-            self._anchor = now
-        return now
+        return self.timeline.now()
 
     def date(self, when: float) -> str:
         """
-        Format clock time *when* as the service does: ``2024-06-21 09:58:16.0``.
+        Format timeline time *when* as the service does: ``2024-06-21 09:58:16.0``.
         """
-        anchor = self.now() if self._anchor is None else self._anchor
+        started = self.timeline.started
+        anchor = self.now() if started is None else started
         moment = EPOCH + timedelta(seconds=when - anchor)
         return moment.strftime("%Y-%m-%d %H:%M:%S") + ".0"
 
