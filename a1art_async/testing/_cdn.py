@@ -1,19 +1,22 @@
 """
 The CDN origins: result files of finished tasks and style cover images.
 
-Result files are generated on request from the task's plan (a PNG whose aspect follows
-the requested size, or an MP4 for the video app), so nothing large is ever stored.
+Result files are drawn when first requested, from what the task was asked for (see
+:mod:`._pictures`): a PNG of the requested size made from its uploaded pictures (PNG
+uploads; JPEGs and PNGs too large to read cheaply are replaced by a gradient), coloured
+by its style and patterned by its prompt; or an MP4 for the video app.  The latest
+pictures and decoded uploads are kept in small caches, so nothing large piles up.
 """
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit
 
 from ._catalog import COVER_PATH, COVERS
 from ._faults import Faults
-from ._files import mp4_bytes, png_bytes
+from ._files import Pixels, decode_png, mp4_bytes
 from ._http import Request, Response, normalize_origin
+from ._pictures import Look, render
 from ._store import Store, TaskPlan
 
 _XML = "application/xml"
@@ -27,16 +30,48 @@ def _xml_error(status: int, code: str, message: str) -> Response:
     return Response(status, (("content-type", _XML),), body)
 
 
-def _colour(seed: str) -> tuple[int, int, int]:
-    digest = hashlib.sha256(seed.encode()).digest()
-    return digest[0], digest[1], digest[2]
+def _decoded(store: Store, image_url: str) -> Pixels | None:
+    """
+    An upload's pixels (None for a JPEG, or a PNG too large to read cheaply), cached.
+    """
+
+    def read() -> Pixels | None:
+        record = store.uploads.get(image_url)
+        return decode_png(record.data) if record is not None else None
+
+    return store.decoded.get(image_url, read)
 
 
-def _result_bytes(plan: TaskPlan, index: int) -> tuple[bytes, str]:
+def _draw(store: Store, plan: TaskPlan, index: int) -> bytes:
+    """
+    The *index*-th result picture of *plan*: its uploads (those that decode), cropped to
+    its size, in its style's colours under a pattern drawn from prompt and style; an
+    enhance keeps the picture's own colours and has no pattern.
+    """
+    width, height = plan.result_size
+    decoded = (_decoded(store, url) for url in plan.uploads)
+    sources = [pixels for pixels in decoded if pixels is not None]
+    if plan.kind == "optimize":
+        return render(width, height, sources=sources, look=Look.neutral(), pattern=None)
+    prompt = plan.prompt or ""
+    # An app without styles (a node app) takes its colours from the prompt.
+    look = Look.from_seed(plan.style_id or f"{plan.app_id}|{prompt}")
+    pattern = f"{prompt}|{plan.style_id}"
+    return render(width, height, sources=sources, look=look, pattern=pattern, variant=index)
+
+
+def _result_bytes(store: Store, plan: TaskPlan, index: int) -> tuple[bytes, str]:
     if plan.ext == "mp4":
         return mp4_bytes(), "video/mp4"
-    width, height = plan.result_size
-    return png_bytes(width, height, _colour(f"{plan.task_id}/{index}")), "image/png"
+    picture = store.pictures.get((plan.task_id, index), lambda: _draw(store, plan, index))
+    return picture, "image/png"
+
+
+def _cover(store: Store, style_id: str) -> bytes:
+    return store.pictures.get(
+        (f"cover:{style_id}", 0),
+        lambda: render(64, 64, look=Look.from_seed(style_id), pattern=None),
+    )
 
 
 def task_of(path: str) -> str | None:
@@ -65,7 +100,7 @@ def lookup(store: Store, faults: Faults, path: str) -> tuple[Response, str]:
         style = COVERS.get(path.removeprefix(COVER_PATH))
         if style is None:
             return missing, "not_found"
-        body = png_bytes(64, 64, _colour(style.id))
+        body = _cover(store, style.id)
         return Response(200, (("content-type", "image/png"),), body), "ok"
     task_id = task_of(path)
     plan = store.tasks.get(task_id) if task_id is not None else None
@@ -75,7 +110,7 @@ def lookup(store: Store, faults: Faults, path: str) -> tuple[Response, str]:
         return missing, "not_found"
     if faults.result_ttl is not None and now >= plan.due_at + faults.result_ttl:
         return _xml_error(403, "AccessDenied", "Request has expired."), "expired"
-    body, content_type = _result_bytes(plan, plan.file_names().index(name))
+    body, content_type = _result_bytes(store, plan, plan.file_names().index(name))
     return Response(200, (("content-type", content_type),), body), "ok"
 
 

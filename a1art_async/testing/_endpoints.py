@@ -22,15 +22,13 @@ from ._faults import Faults
 from ._files import dimensions, sniff
 from ._http import Request
 from ._multipart import parse_form
-from ._store import RESULT_SIZES, Store
+from ._store import ENHANCED_SIDE, RESULT_SIZES, Store
 
 MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
 MAX_ENHANCE_SIDE: Final = 2048
 ENHANCE_COST: Final = 3
 _SUFFIXES: Final = (".png", ".jpg", ".jpeg")
 _INTEGER: Final = re.compile(r"-?[0-9]+")
-# Pixel size of an enhance result's longer side; the picture keeps the source's aspect.
-_ENHANCED_SIDE: Final = 128
 
 Data = dict[str, object]
 
@@ -264,6 +262,17 @@ def generate(store: Store, faults: Faults, request: Request, key: str) -> tuple[
         cost=cost,
         result_size=RESULT_SIZES[size_id or "1"],
         faults=faults,
+        # What the results are drawn from: the pictures in position order, the style,
+        # the prompt.
+        uploads=tuple(
+            entry["imageUrl"]
+            for form in app.forms_of("cnet")
+            for entry in cnet
+            if entry["id"] == form.id
+        ),
+        size_id=size_id,
+        style_id=style_id,
+        prompt=" / ".join(entry["value"].strip() for entry in description) or None,
     )
     store.note_generation(app, faults.version_bump_after)
     return {"taskId": plan.task_id}, plan.task_id
@@ -329,8 +338,8 @@ def optimize(store: Store, faults: Faults, request: Request, key: str) -> tuple[
     store.charge(key, ENHANCE_COST)
     longer = max(record.width, record.height)
     size = (
-        max(1, round(_ENHANCED_SIDE * record.width / longer)),
-        max(1, round(_ENHANCED_SIDE * record.height / longer)),
+        max(1, round(ENHANCED_SIDE * record.width / longer)),
+        max(1, round(ENHANCED_SIDE * record.height / longer)),
     )
     plan = store.new_task(
         kind="optimize",
@@ -340,6 +349,7 @@ def optimize(store: Store, faults: Faults, request: Request, key: str) -> tuple[
         cost=ENHANCE_COST,
         result_size=size,
         faults=faults,
+        uploads=(record.image_url,),
     )
     return {"taskId": plan.task_id}, plan.task_id
 

@@ -71,6 +71,11 @@ class TaskRecord:
         fate: ``success``, ``failure`` or ``stuck``, drawn at creation.
         state: 0, 30, 10 or 20 at lookup time.
         images: Result URLs on the global CDN once state is 10, else empty.
+        uploads: The ``imageUrl`` of each upload it used, in position order (the
+            enhanced upload for an enhance).
+        size_id: The ``sizeId`` it asked for, if any.
+        style_id: The ``styleId`` it asked for, if any.
+        prompt: Its description values joined by ``" / "``, if any.
     """
 
     task_id: str
@@ -86,6 +91,10 @@ class TaskRecord:
     fate: TaskFate
     state: int
     images: tuple[str, ...]
+    uploads: tuple[str, ...] = ()
+    size_id: str | None = None
+    style_id: str | None = None
+    prompt: str | None = None
 
 
 @attrs.frozen

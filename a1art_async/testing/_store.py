@@ -14,13 +14,16 @@ import heapq
 import math
 import random
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import attrs
 
 from ._catalog import CATALOG, App
 from ._faults import Faults
+from ._files import Pixels
 from ._records import TaskFate, TaskKind, TaskRecord, UploadRecord
 from ._timeline import Timeline
 
@@ -32,16 +35,22 @@ ENHANCE_SECONDS: Final = 10
 
 # sizeId -> the result picture's pixel size, keeping the documented aspect ratios.
 RESULT_SIZES: Final = {
-    "1": (64, 64),
-    "2": (48, 64),
-    "3": (32, 64),
-    "4": (64, 48),
-    "5": (64, 32),
-    "6": (64, 36),
-    "7": (36, 64),
+    "1": (256, 256),
+    "2": (192, 256),
+    "3": (128, 256),
+    "4": (256, 192),
+    "5": (256, 128),
+    "6": (256, 144),
+    "7": (144, 256),
 }
 
+ENHANCED_SIDE: Final = 256
+"""The longer side of an enhance result, which keeps its source's aspect."""
+
 _DURATION_SIGMA: Final = 0.25
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @attrs.define
@@ -75,6 +84,10 @@ class TaskPlan:
     fate: TaskFate
     ext: str
     result_size: tuple[int, int]
+    uploads: tuple[str, ...] = ()
+    size_id: str | None = None
+    style_id: str | None = None
+    prompt: str | None = None
 
     def state_at(self, now: float) -> int:
         """
@@ -124,6 +137,10 @@ class TaskPlan:
             fate=self.fate,
             state=state,
             images=self.result_urls(cdn_origin) if state == 10 else (),
+            uploads=self.uploads,
+            size_id=self.size_id,
+            style_id=self.style_id,
+            prompt=self.prompt,
         )
 
 
@@ -135,6 +152,28 @@ class RemoteImage:
 
     data: bytes = attrs.field(repr=False)
     content_type: str
+
+
+class BoundedCache(Generic[K, V]):
+    """
+    A mapping that keeps only its *size* most recently used entries.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        """
+        The value under *key*, made (and kept) on a miss.
+        """
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        value = self._entries[key] = make()
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return value
 
 
 class Store:
@@ -169,6 +208,9 @@ class Store:
         self.fault_rng = random.Random(f"{seed}:faults")
         # When each running task frees its slot, for the task_concurrency knob.
         self._slots: list[float] = []
+        # Result pictures are drawn when first downloaded; these keep the latest.
+        self.pictures: BoundedCache[tuple[str, int], bytes] = BoundedCache(64)
+        self.decoded: BoundedCache[str, Pixels | None] = BoundedCache(16)
 
     # -- time ---------------------------------------------------------------------------
 
@@ -277,9 +319,15 @@ class Store:
         cost: int,
         result_size: tuple[int, int],
         faults: Faults,
+        uploads: tuple[str, ...] = (),
+        size_id: str | None = None,
+        style_id: str | None = None,
+        prompt: str | None = None,
     ) -> TaskPlan:
         """
-        Create a task, drawing its id, duration and fate.
+        Create a task, drawing its id, duration and fate; *uploads*, *size_id*,
+        *style_id* and *prompt* are what it was asked for (its results are drawn from
+        them).
 
         The duration is lognormal around the app's ``processTime`` (10 s for an enhance),
         clamped to half and twice of it, times ``time_scale``; the first 5-15 % of it is
@@ -318,6 +366,10 @@ class Store:
             fate=fate,
             ext=app.result_ext if app is not None else "png",
             result_size=result_size,
+            uploads=uploads,
+            size_id=size_id,
+            style_id=style_id,
+            prompt=prompt,
         )
         self.tasks[task_id] = plan
         return plan
