@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from a1art_async.testing import jpeg_bytes, mp4_bytes, png_bytes
-from a1art_async.testing._files import Pixels, decode_png, dimensions, encode_png, sniff
-from a1art_async.testing._multipart import parse_form
-from a1art_async.testing._ratelimit import RateLimiter
+from a1art_async.testing._kit._files import Pixels, decode_png, dimensions, encode_png, sniff
+from a1art_async.testing._kit._multipart import parse_form
+from a1art_async.testing._kit._ratelimit import RateLimiter
 
 sides = st.integers(min_value=1, max_value=400)
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from a1art_async.testing import Emulator, apps, jpeg_bytes, png_bytes
-from a1art_async.testing._files import Pixels, decode_png, encode_png
+from a1art_async.testing._kit._files import Pixels, decode_png, encode_png
 
 from .test_emulator_support import (
     API,

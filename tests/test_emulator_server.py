@@ -21,7 +21,8 @@ import pytest
 
 from a1art_async._cli._serve import serve as cli_serve
 from a1art_async.testing import apps, png_bytes
-from a1art_async.testing._server import INSTALL_HINT, main
+from a1art_async.testing._a1art._server import main
+from a1art_async.testing._kit._server import INSTALL_HINT
 
 from .test_emulator_support import API, code_of, generate, valid_body
 

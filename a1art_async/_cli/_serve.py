@@ -14,7 +14,7 @@ def serve(arguments: Sequence[str]) -> int:
     ``python -m a1art_async.testing serve`` (``--port``, ``--time-scale``, ``--fault``...).
     A port that cannot be bound exits with 1, bad arguments with 2, each with one line.
     """
-    from ..testing._server import serve as serve_emulator
+    from ..testing._a1art._server import serve as serve_emulator
 
     try:
         return serve_emulator(arguments, prog="a1art emulator serve")

@@ -14,14 +14,11 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
+from .._kit import Request, dimensions, parse_form, sniff
 from . import _codes as codes
 from ._catalog import CATALOG, LANGUAGES, SIZE_IDS, App, app_info
-from ._cdn import fetch
 from ._codes import ApiError
 from ._faults import Faults
-from ._files import dimensions, sniff
-from ._http import Request
-from ._multipart import parse_form
 from ._store import ENHANCED_SIDE, RESULT_SIZES, Store
 
 MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
@@ -109,7 +106,7 @@ def _check_image(data: bytes) -> tuple[tuple[int, int], str]:
     return size, "png" if kind == "png" else "jpg"
 
 
-def upload(store: Store, faults: Faults, request: Request, key: str) -> Data:
+def upload(store: Store, request: Request, key: str) -> Data:
     """
     Accept one PNG or JPEG, as a file part ``file`` or fetched from ``imageUrl``.
 
@@ -135,7 +132,7 @@ def upload(store: Store, faults: Faults, request: Request, key: str) -> Data:
         source = urls[0]
         if not _has_image_suffix(urlsplit(source).path):
             raise ApiError(codes.FILE_SUFFIX_ERROR)
-        fetched = fetch(store, faults, source)
+        fetched = store.files.fetch(source)
         if fetched is None:
             raise ApiError(codes.FILE_ERROR)
         data = fetched
