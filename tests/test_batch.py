@@ -18,6 +18,7 @@ import a1art_async as a1
 from a1art_async._engine._journal import JobRecord, JobState, MemoryJournal, SQLiteJournal
 from a1art_async.testing import Emulator, Faults, apps, png_bytes
 
+from ._matrix import threads_take_no_time
 from .conftest import API_KEY
 
 pytestmark = pytest.mark.anyio
@@ -225,44 +226,36 @@ async def test_keys_must_be_unique(client: a1.AsyncClient) -> None:
         assert 1 == len([outcome async for outcome in batch])
 
 
-@pytest.mark.parametrize("real_backend", ["asyncio", "trio"])
-def test_a_job_cancelled_before_its_generate_left_is_not_unknown(
-    real_backend: str, tmp_path: Path
+async def test_a_job_cancelled_before_its_generate_left_is_not_unknown(
+    emulator: Emulator, tmp_path: Path
 ) -> None:
     """
     Cancelling a batch while generates still wait for the rate limiter leaves those jobs
     unjournaled, so the next run submits them instead of calling them outcome-unknown.
     """
-    # Real time: the journal's worker threads would let a virtual clock jump past the
-    # moment between two permits that this test aims its cancellation at.
     journal = tmp_path / "run.sqlite"
-    emulator = Emulator(api_key=API_KEY, time_scale=0.002)
     slow = a1.RateLimit(initial=1.0, ceiling=1.0, floor=1.0, adaptive=False)
-
-    async def interrupted() -> None:
+    # The journal writes in worker threads; keeping the virtual clock still while they
+    # run puts the cancellation exactly between two permits, a second apart.
+    with threads_take_no_time():
         client = a1.AsyncClient(api_key=API_KEY, transport=emulator.transport(), rate_limit=slow)
         async with client, anyio.create_task_group() as group:
 
             async def cancel_between_permits() -> None:
                 while emulator.generate_calls() < 2:  # noqa: ASYNC110 - no event to wait on
-                    await anyio.sleep(0.005)
-                await anyio.sleep(0.3)  # permits come every second
+                    await anyio.sleep(0.01)
+                await anyio.sleep(0.5)
                 group.cancel_scope.cancel()
 
             group.start_soon(cancel_between_permits)
             await _run(client, 6, journal=journal)
-
-    async def resumed() -> list[a1.BatchOutcome]:
-        quick = a1.PollPolicy(first_delay=0.01, hint_fraction=0, interval=0.01, coalesce=0)
-        client = a1.AsyncClient(api_key=API_KEY, transport=emulator.transport(), poll_policy=quick)
+        states = [record.state for record in SQLiteJournal(journal).load().values()]
+        calls_when_cancelled = emulator.generate_calls()
+        client = a1.AsyncClient(api_key=API_KEY, transport=emulator.transport())
         async with client:
-            return await _run(client, 6, journal=journal)
-
-    anyio.run(interrupted, backend=real_backend)
-    states = [record.state for record in SQLiteJournal(journal).load().values()]
-    assert 2 == emulator.generate_calls()
+            outcomes = await _run(client, 6, journal=journal)
+    assert 2 == calls_when_cancelled
     assert JobState.SUBMITTING not in states
-    outcomes = anyio.run(resumed, backend=real_backend)
     assert all(outcome.ok for outcome in outcomes)
     assert 6 == emulator.generate_calls()
 

@@ -4,9 +4,12 @@ The public surface of ``a1art_async.testing``: exported names, app ids, the code
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import a1art_async.testing as testing
 from a1art_async.testing import apps
-from a1art_async.testing._codes import MESSAGES
+from a1art_async.testing._a1art._codes import MESSAGES
 
 
 def test_all_lists_exactly_the_public_names() -> None:
@@ -62,3 +65,54 @@ def test_code_table_has_the_24_documented_codes() -> None:
         "没有使用 vip app 的权益*付费后可用",
     ) == MESSAGES[324019]
     assert ("The quantity must not exceed 4", "单个应用单次请求生图数量1～4张") == MESSAGES[324011]  # noqa: RUF001
+
+
+def _imports(package: Path) -> dict[str, set[str]]:
+    """
+    Every module under *package* and the absolute names of the modules it imports.
+    """
+    root = package.parent.parent  # the directory that holds a1art_async
+    found: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = parts if is_package else parts[:-1]
+                if node.level:
+                    base = base[: len(base) - node.level + 1]
+                    names.add(".".join([*base, *([node.module] if node.module else [])]))
+                else:
+                    names.add(node.module or "")
+        found[".".join(parts)] = names
+    return found
+
+
+def test_the_emulator_imports_nothing_from_the_sdk_and_the_kit_nothing_from_a1art() -> None:
+    """
+    Modules under ``a1art_async.testing`` import only each other from the package, and
+    the kit imports no emulator.
+    """
+    modules = _imports(Path(testing.__file__).parent)
+    outside = {
+        (module, name)
+        for module, names in modules.items()
+        for name in names
+        if name.startswith("a1art_async") and not name.startswith("a1art_async.testing")
+    }
+    kit_to_a1art = {
+        (module, name)
+        for module, names in modules.items()
+        if module.startswith("a1art_async.testing._kit")
+        for name in names
+        if name.startswith("a1art_async.testing")
+        and not name.startswith("a1art_async.testing._kit")
+    }
+    assert "a1art_async.testing._kit._emulator" in modules
+    assert "a1art_async.testing._a1art._emulator" in modules["a1art_async.testing"]
+    assert (set(), set()) == (outside, kit_to_a1art)

@@ -1,19 +1,21 @@
 """
-The emulator's building blocks: generated media, sniffing, form parsing, rate limiting.
+The emulator's building blocks: generated media, sniffing, the PNG codec, form parsing,
+rate limiting.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from a1art_async.testing import jpeg_bytes, mp4_bytes, png_bytes
-from a1art_async.testing._files import dimensions, sniff
-from a1art_async.testing._multipart import parse_form
-from a1art_async.testing._ratelimit import RateLimiter
+from a1art_async.testing._kit._files import Pixels, decode_png, dimensions, encode_png, sniff
+from a1art_async.testing._kit._multipart import parse_form
+from a1art_async.testing._kit._ratelimit import RateLimiter
 
 sides = st.integers(min_value=1, max_value=400)
 
@@ -142,3 +144,158 @@ def test_rate_limiter_refills_at_the_current_rate() -> None:
     assert 1 == limiter.acquire("k", 2.0, 0.5)
     assert limiter.acquire("other", 2.0, 0.5) is None
     assert [None, 4] == [limiter.acquire("slow", 0.25, 0.0) for _ in range(2)]
+
+
+# -- the PNG decoder, against a reference encoder written from the PNG specification ----
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_FORMATS = [(0, 1), (0, 2), (0, 4), (0, 8), (0, 16), (2, 8), (2, 16), (3, 1), (3, 2), (3, 4),
+            (3, 8), (4, 8), (4, 16), (6, 8), (6, 16)]  # fmt: skip
+
+
+def _predict(kind: int, a: int, b: int, c: int) -> int:
+    if kind == 0:
+        return 0
+    if kind == 1:
+        return a
+    if kind == 2:
+        return b
+    if kind == 3:
+        return (a + b) // 2
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else b if pb <= pc else c
+
+
+def _pack(samples: list[int], depth: int) -> bytes:
+    if depth == 16:
+        return b"".join(v.to_bytes(2, "big") for v in samples)
+    if depth == 8:
+        return bytes(samples)
+    bits = "".join(format(v, f"0{depth}b") for v in samples)
+    bits += "0" * (-len(bits) % 8)
+    return bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8))
+
+
+def _reference_png(
+    width: int,
+    colour: int,
+    depth: int,
+    rows: list[list[int]],
+    filters: list[int],
+    palette: bytes = b"",
+) -> bytes:
+    """
+    Encode sample rows with the given filter per row, as the PNG specification defines.
+    """
+    bpp = max(1, _CHANNELS[colour] * depth // 8)
+    previous = bytes(len(_pack(rows[0], depth)))
+    body = b""
+    for samples, kind in zip(rows, filters, strict=True):
+        line = _pack(samples, depth)
+        filtered = bytes(
+            (x - _predict(
+                kind,
+                line[i - bpp] if i >= bpp else 0,
+                previous[i],
+                previous[i - bpp] if i >= bpp else 0,
+            )) & 0xFF
+            for i, x in enumerate(line)
+        )  # fmt: skip
+        body += bytes([kind]) + filtered
+        previous = line
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, len(rows), depth, colour, 0, 0, 0)
+    extra = chunk(b"PLTE", palette) if colour == 3 else b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + extra
+        + chunk(b"IDAT", zlib.compress(body))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _expected_rgb(colour: int, depth: int, samples: list[int], palette: bytes) -> bytes:
+    channels = _CHANNELS[colour]
+    out = b""
+    for x in range(len(samples) // channels):
+        pixel = samples[x * channels : (x + 1) * channels]
+        if colour == 3:
+            out += palette[3 * pixel[0] : 3 * pixel[0] + 3]
+            continue
+        values = [v >> 8 if depth == 16 else v * 255 // (2**depth - 1) for v in pixel]
+        out += bytes(values[:3]) if channels >= 3 else bytes([values[0]] * 3)
+    return out
+
+
+@st.composite
+def _pictures(draw: st.DrawFn) -> tuple[bytes, Pixels]:
+    colour, depth = draw(st.sampled_from(_FORMATS))
+    width, height = draw(st.integers(1, 9)), draw(st.integers(1, 5))
+    top = 2**depth - 1
+    palette = (
+        draw(st.binary(min_size=3 * (top + 1), max_size=3 * (top + 1))) if colour == 3 else b""
+    )
+    samples = st.lists(
+        st.integers(0, top), min_size=width * _CHANNELS[colour], max_size=width * _CHANNELS[colour]
+    )
+    rows = draw(st.lists(samples, min_size=height, max_size=height))
+    filters = draw(st.lists(st.integers(0, 4), min_size=height, max_size=height))
+    data = _reference_png(width, colour, depth, rows, filters, palette)
+    expected = tuple(_expected_rgb(colour, depth, row, palette) for row in rows)
+    return data, Pixels(width, height, expected)
+
+
+@given(picture=_pictures())
+def test_the_png_decoder_reads_every_colour_type_depth_and_filter(
+    picture: tuple[bytes, Pixels],
+) -> None:
+    """
+    Any non-interlaced PNG, whatever its colour type, bit depth and row filters, decodes
+    to the RGB pixels it holds (alpha dropped, 16-bit samples by their high byte).
+    """
+    data, expected = picture
+    assert expected == decode_png(data)
+
+
+def test_the_png_decoder_shrinks_large_pictures() -> None:
+    """
+    A picture larger than ``max_side`` comes back shrunk by a whole step, every pixel kept
+    from the source.
+    """
+    assert Pixels(100, 50, (b"\x10\x20\x30" * 100,) * 50) == decode_png(
+        png_bytes(1000, 500, (16, 32, 48)), max_side=100
+    )
+
+
+def test_pixels_round_trip_through_the_encoder() -> None:
+    """
+    What ``encode_png`` writes, ``decode_png`` reads back unchanged.
+    """
+    pixels = Pixels(3, 2, (bytes(range(9)), bytes(range(100, 109))))
+    data = encode_png(pixels)
+    assert (3, 2) == dimensions(data)
+    assert pixels == decode_png(data)
+
+
+def test_unreadable_pngs_decode_to_nothing() -> None:
+    """
+    An interlaced PNG, a cut one, a JPEG and a PNG over the budget all decode to None.
+    """
+    data = png_bytes(20, 20)
+    interlaced = bytearray(data)
+    interlaced[28] = 1
+    interlaced[29:33] = struct.pack(">I", zlib.crc32(bytes(interlaced[12:29])))
+    assert [None, None, None, None] == [
+        decode_png(bytes(interlaced)),
+        decode_png(data[:40]),
+        decode_png(jpeg_bytes()),
+        decode_png(data, budget=20 * 61 - 1),
+    ]
+    assert decode_png(data, budget=20 * 61) is not None

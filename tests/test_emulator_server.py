@@ -8,6 +8,7 @@ short: tasks run at ``--time-scale 0.001``.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,12 +19,20 @@ import anyio.abc
 import httpx
 import pytest
 
+from a1art_async._cli._serve import serve as cli_serve
 from a1art_async.testing import apps, png_bytes
-from a1art_async.testing._server import INSTALL_HINT, main
+from a1art_async.testing._a1art._server import main
+from a1art_async.testing._kit._server import INSTALL_HINT
 
 from .test_emulator_support import API, code_of, generate, valid_body
 
 COMMAND = [sys.executable, "-m", "a1art_async.testing", "serve", "--port", "0"]
+
+#: The two ways to start the server, by the name each gives itself in its messages.
+STARTS = {
+    "a1art emulator serve": [sys.executable, "-m", "a1art_async", "emulator", "serve"],
+    "python -m a1art_async.testing serve": [sys.executable, "-m", "a1art_async.testing", "serve"],
+}
 
 
 async def _banner(process: anyio.abc.Process) -> dict[str, str]:
@@ -147,3 +156,79 @@ def test_a_command_is_required() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert 2 == exit_info.value.code
+
+
+@pytest.mark.parametrize("name", list(STARTS))
+@pytest.mark.parametrize(
+    ("sent", "status", "lines"),
+    [
+        (signal.SIGINT, 130, ["{name}: interrupted; the emulator stopped"]),
+        (signal.SIGTERM, 0, []),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_stops_the_server_with_its_documented_status(
+    name: str, sent: signal.Signals, status: int, lines: list[str]
+) -> None:
+    """
+    Ctrl-C ends the server with status 130 and one line on stderr; SIGTERM with status 0
+    and nothing; neither prints a traceback.
+    """
+    with subprocess.Popen(
+        [*STARTS[name], "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(3)]
+        process.send_signal(sent)
+        _, errors = process.communicate(timeout=30)
+    assert banner[0].startswith("base_url=http://127.0.0.1:")
+    assert (status, [line.format(name=name) for line in lines]) == (
+        process.returncode,
+        errors.splitlines(),
+    )
+    assert "Traceback" not in errors
+
+
+@pytest.mark.parametrize("name", list(STARTS))
+def test_a_busy_port_exits_1_with_one_line(name: str) -> None:
+    """
+    A port another socket listens on ends the server with status 1 and one line naming
+    the port and the option, before any banner and without a traceback.
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*STARTS[name], "--port", str(port)], capture_output=True, text=True, timeout=30
+        )
+    expected = (
+        f"{name}: cannot listen on 127.0.0.1 port {port} (--port): address already in use;"
+        " --port 0 picks a free one"
+    )
+    assert (1, "", [expected]) == (done.returncode, done.stdout, done.stderr.splitlines())
+
+
+def test_usage_names_the_command_it_was_run_as(capsys: pytest.CaptureFixture[str]) -> None:
+    """
+    The help of ``a1art emulator serve`` names ``a1art``; the module's names the module.
+    """
+    assert 0 == cli_serve(["--help"])
+    through_cli = capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--help"])
+    through_module = capsys.readouterr().out
+    assert 0 == exit_info.value.code
+    assert through_cli.startswith("usage: a1art emulator serve [-h]")
+    assert through_module.startswith("usage: python -m a1art_async.testing serve [-h]")
+    assert "python -m" not in through_cli
+
+
+def test_an_out_of_range_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """
+    A port outside 0-65535 is refused by the argument parser with status 2.
+    """
+    assert 2 == cli_serve(["--port", "70000"])
+    assert "a1art emulator serve: error: argument --port: a port is 0-65535, got 70000" in (
+        capsys.readouterr().err
+    )

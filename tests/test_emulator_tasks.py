@@ -233,12 +233,13 @@ async def test_node_and_video_tasks_have_one_result() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("size_id", "size"),
-    [("1", (64, 64)), ("2", (48, 64)), ("3", (32, 64)), ("4", (64, 48)),
-     ("5", (64, 32)), ("6", (64, 36)), ("7", (36, 64))],
+    [("1", (256, 256)), ("2", (192, 256)), ("3", (128, 256)), ("4", (256, 192)),
+     ("5", (256, 128)), ("6", (256, 144)), ("7", (144, 256))],
 )  # fmt: skip
 async def test_result_pictures_follow_the_size_aspect(size_id: str, size: tuple[int, int]) -> None:
     """
-    Result PNGs are small and shaped like the requested size's aspect ratio.
+    Result PNGs are 256 pixels on their longer side and shaped like the requested size's
+    aspect ratio.
     """
     emu = Emulator()
     task_id = await _start(emu, size={"sizeId": size_id})
@@ -346,7 +347,7 @@ async def test_enhance_charges_three_and_yields_one_picture() -> None:
     )
     assert 5 <= record.due_at - record.created_at <= 20
     assert 1 == len(data["images"])
-    assert (128, 64) == imagesize.get(io.BytesIO(picture.content))
+    assert (256, 128) == imagesize.get(io.BytesIO(picture.content))
 
 
 @pytest.mark.anyio

@@ -15,7 +15,7 @@ import pytest
 import a1art_async as a1
 from a1art_async._engine._download import download
 from a1art_async.testing import Emulator, apps, png_bytes
-from a1art_async.testing._transport import OversizedStream
+from a1art_async.testing._kit._transport import OversizedStream
 
 from .conftest import API_KEY
 

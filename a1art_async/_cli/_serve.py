@@ -10,12 +10,13 @@ from collections.abc import Sequence
 
 def serve(arguments: Sequence[str]) -> int:
     """
-    Serve until SIGINT or SIGTERM; ``arguments`` are those of
+    Serve until SIGINT (exit status 130) or SIGTERM (0); ``arguments`` are those of
     ``python -m a1art_async.testing serve`` (``--port``, ``--time-scale``, ``--fault``...).
+    A port that cannot be bound exits with 1, bad arguments with 2, each with one line.
     """
-    from ..testing._server import main
+    from ..testing._a1art._server import serve as serve_emulator
 
     try:
-        return main(["serve", *arguments])
+        return serve_emulator(arguments, prog="a1art emulator serve")
     except SystemExit as done:  # argparse's usage errors and --help
         return done.code if isinstance(done.code, int) else 2

@@ -8,21 +8,25 @@ In process::
         ...
 
 Over loopback HTTP: ``python -m a1art_async.testing serve --port 0``.
+
+The emulator is built on a kit that knows no API (``_kit``: transport, ASGI app, server,
+journal, fault knobs, clock, file host); a1.art's own state, catalog, codes and endpoints
+live in ``_a1art``.
 """
 
 from . import apps as apps
-from ._asgi import ConnectionDropped as ConnectionDropped
-from ._asgi import EmulatorASGI as EmulatorASGI
-from ._faults import Faults as Faults
-from ._files import jpeg_bytes as jpeg_bytes
-from ._files import mp4_bytes as mp4_bytes
-from ._files import png_bytes as png_bytes
-from ._records import JournalEntry as JournalEntry
-from ._records import TaskRecord as TaskRecord
-from ._records import UploadRecord as UploadRecord
-from ._state import Emulator as Emulator
-from ._transport import EmulatorTransport as EmulatorTransport
-from ._virtual_time import VirtualTimeEventLoop as VirtualTimeEventLoop
+from ._a1art._emulator import Emulator as Emulator
+from ._a1art._faults import Faults as Faults
+from ._a1art._records import TaskRecord as TaskRecord
+from ._a1art._records import UploadRecord as UploadRecord
+from ._kit import ConnectionDropped as ConnectionDropped
+from ._kit import EmulatorASGI as EmulatorASGI
+from ._kit import EmulatorTransport as EmulatorTransport
+from ._kit import JournalEntry as JournalEntry
+from ._kit import VirtualTimeEventLoop as VirtualTimeEventLoop
+from ._kit import jpeg_bytes as jpeg_bytes
+from ._kit import mp4_bytes as mp4_bytes
+from ._kit import png_bytes as png_bytes
 
 __all__ = [
     "ConnectionDropped",

@@ -1,8 +1,10 @@
 """
-The transport-neutral request and answer the emulator core works with.
+The transport-neutral request and answer an emulator works with.
 
 Both adapters (the in-process httpx transport and the ASGI app) translate to and from
-these, so everything the service does is written once.
+these, so everything a service does is written once.  A route handler gets the request
+in a :class:`~._routes.Call` and returns a :class:`Response`, or an :class:`Answer` when
+the journal should say more than ``ok`` (an error outcome, the task it concerned).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 import attrs
-
-from ._codes import envelope
 
 JSON_TYPE = "application/json;charset=UTF-8"
 
@@ -72,7 +72,9 @@ class Response:
     """
     An answer before it is put on the wire.
 
-    ``oversized`` asks the adapter to stream far more bytes than ``body`` holds.
+    ``code`` is the API's own status code in the body (an envelope's ``code``), which the
+    journal records; ``oversized`` asks the adapter to stream far more bytes than
+    ``body`` holds.
     """
 
     status: int
@@ -84,17 +86,33 @@ class Response:
     @classmethod
     def json(cls, status: int, payload: object, code: int | None = None) -> Response:
         """
-        Encode *payload* as compact UTF-8 JSON.
+        Encode *payload* as compact UTF-8 JSON (``application/json;charset=UTF-8``).
         """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         return cls(status, (("content-type", JSON_TYPE),), body, code)
 
-    @classmethod
-    def envelope(cls, code: int, data: object = None, status: int = 200) -> Response:
+    def with_headers(self, *headers: tuple[str, str]) -> Response:
         """
-        An API answer: the ``{code, msg, msg_cn, data}`` envelope.
+        The same answer with more headers.
         """
-        return cls.json(status, envelope(code, data), code)
+        return attrs.evolve(self, headers=(*self.headers, *headers))
+
+
+@attrs.frozen
+class Answer:
+    """
+    A handler's response with what the journal records about it.
+
+    Attributes:
+        response: What goes on the wire.
+        outcome: The journal outcome: ``ok``, or ``error`` for an API error code, or any
+            word the emulator documents.
+        task_id: The task the request created or concerned, if any.
+    """
+
+    response: Response
+    outcome: str = "ok"
+    task_id: str | None = None
 
 
 @attrs.frozen

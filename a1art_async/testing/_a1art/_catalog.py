@@ -13,7 +13,7 @@ from typing import Final, Literal
 
 import attrs
 
-from . import apps
+from .. import apps
 
 LANGUAGES: Final = (
     "zh_CN",

@@ -2,27 +2,26 @@
 The emulator's mutable state: accounts, app versions, uploads, tasks, seeded randomness.
 
 Endpoints read and change it through the methods here; nothing in this module knows about
-HTTP.  Randomness comes from independent streams seeded from one seed (ids, task
-durations, task fates, fault draws), so turning a fault knob on never changes which ids or
-durations a run draws.
+HTTP.  Randomness comes from independent streams seeded from one seed (ids here; task
+durations, task fates and fault draws in the kit), so turning a fault knob on never
+changes which ids or durations a run draws.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
-import math
 import random
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
 import attrs
 
+from .._kit import BoundedCache, FileHost, Pixels, TaskClock, TaskTimes, Timeline
+from .._kit._tasks import TaskFate
 from ._catalog import CATALOG, App
 from ._faults import Faults
-from ._records import TaskFate, TaskKind, TaskRecord, UploadRecord
+from ._records import TaskKind, TaskRecord, UploadRecord
 
 EPOCH: Final = datetime(2024, 6, 21, 9, 58, 16)
 """The wall-clock date the emulator's clock starts at (the docs' task example)."""
@@ -32,16 +31,19 @@ ENHANCE_SECONDS: Final = 10
 
 # sizeId -> the result picture's pixel size, keeping the documented aspect ratios.
 RESULT_SIZES: Final = {
-    "1": (64, 64),
-    "2": (48, 64),
-    "3": (32, 64),
-    "4": (64, 48),
-    "5": (64, 32),
-    "6": (64, 36),
-    "7": (36, 64),
+    "1": (256, 256),
+    "2": (192, 256),
+    "3": (128, 256),
+    "4": (256, 192),
+    "5": (256, 128),
+    "6": (256, 144),
+    "7": (144, 256),
 }
 
-_DURATION_SIGMA: Final = 0.25
+ENHANCED_SIDE: Final = 256
+"""The longer side of an enhance result, which keeps its source's aspect."""
+
+_STATES: Final = {"queued": 0, "running": 30, "succeeded": 10, "failed": 20}
 
 
 @attrs.define
@@ -75,23 +77,30 @@ class TaskPlan:
     fate: TaskFate
     ext: str
     result_size: tuple[int, int]
+    uploads: tuple[str, ...] = ()
+    size_id: str | None = None
+    style_id: str | None = None
+    prompt: str | None = None
+
+    @property
+    def times(self) -> TaskTimes:
+        """
+        Its schedule and fate, as the kit's task clock drew them.
+        """
+        return TaskTimes(self.created_at, self.start_at, self.due_at, self.fate)
 
     def state_at(self, now: float) -> int:
         """
-        The documented state number at clock time *now*: 0, 30, then 10 or 20.
+        The documented state number at emulator time *now*: 0, 30, then 10 or 20.
         """
-        if now < self.start_at:
-            return 0
-        if now < self.due_at or self.fate == "stuck":
-            return 30
-        return 20 if self.fate == "failure" else 10
+        return _STATES[self.times.phase_at(now)]
 
     @property
     def complete_at(self) -> float:
         """
         When the task reaches state 10 or 20; infinity for a stuck task.
         """
-        return math.inf if self.fate == "stuck" else self.due_at
+        return self.times.complete_at
 
     def file_names(self) -> list[str]:
         """
@@ -124,17 +133,11 @@ class TaskPlan:
             fate=self.fate,
             state=state,
             images=self.result_urls(cdn_origin) if state == 10 else (),
+            uploads=self.uploads,
+            size_id=self.size_id,
+            style_id=self.style_id,
+            prompt=self.prompt,
         )
-
-
-@attrs.frozen
-class RemoteImage:
-    """
-    A file an ``imageUrl`` upload may fetch.
-    """
-
-    data: bytes = attrs.field(repr=False)
-    content_type: str
 
 
 class Store:
@@ -146,47 +149,43 @@ class Store:
         self,
         *,
         seed: int,
-        time_scale: float,
-        clock: Callable[[], float],
+        timeline: Timeline,
+        task_clock: TaskClock,
+        files: FileHost,
         cdn_origin: str,
         cdn_cn_origin: str,
     ) -> None:
-        self.time_scale = time_scale
         self.cdn_origin = cdn_origin
         self.cdn_cn_origin = cdn_cn_origin
         self.accounts: dict[str, Account] = {}
         self.uploads: dict[str, UploadRecord] = {}
         self.tasks: dict[str, TaskPlan] = {}
-        self.remote: dict[str, RemoteImage] = {}
-        self._clock = clock
-        self._anchor: float | None = None
+        self.timeline = timeline
+        self.task_clock = task_clock
+        self.files = files
         self._versions: dict[str, tuple[str, str]] = {
             app.id: (app.version_id, app.updated) for app in CATALOG.values()
         }
         self._since_bump: dict[str, int] = {}
         self._ids = random.Random(f"{seed}:ids")
-        self._durations = random.Random(f"{seed}:durations")
-        self._fates = random.Random(f"{seed}:fates")
-        self.fault_rng = random.Random(f"{seed}:faults")
-        # When each running task frees its slot, for the task_concurrency knob.
-        self._slots: list[float] = []
+        # Result pictures are drawn when first downloaded; these keep the latest.
+        self.pictures: BoundedCache[tuple[str, int], bytes] = BoundedCache(64)
+        self.decoded: BoundedCache[str, Pixels | None] = BoundedCache(16)
 
     # -- time ---------------------------------------------------------------------------
 
     def now(self) -> float:
         """
-        The clock; the first reading anchors :data:`EPOCH`.
+        The emulator's time (see :class:`Timeline`); its first reading is :data:`EPOCH`.
         """
-        now = self._clock()
-        if self._anchor is None:
-            self._anchor = now
-        return now
+        return self.timeline.now()
 
     def date(self, when: float) -> str:
         """
-        Format clock time *when* as the service does: ``2024-06-21 09:58:16.0``.
+        Format timeline time *when* as the service does: ``2024-06-21 09:58:16.0``.
         """
-        anchor = self.now() if self._anchor is None else self._anchor
+        started = self.timeline.started
+        anchor = self.now() if started is None else started
         moment = EPOCH + timedelta(seconds=when - anchor)
         return moment.strftime("%Y-%m-%d %H:%M:%S") + ".0"
 
@@ -280,33 +279,25 @@ class Store:
         cost: int,
         result_size: tuple[int, int],
         faults: Faults,
+        uploads: tuple[str, ...] = (),
+        size_id: str | None = None,
+        style_id: str | None = None,
+        prompt: str | None = None,
     ) -> TaskPlan:
         """
-        Create a task, drawing its id, duration and fate.
+        Create a task, drawing its id, duration and fate; *uploads*, *size_id*,
+        *style_id* and *prompt* are what it was asked for (its results are drawn from
+        them).
 
-        The duration is lognormal around the app's ``processTime`` (10 s for an enhance),
-        clamped to half and twice of it, times ``time_scale``; the first 5-15 % of it is
-        spent queued in state 0.
+        The kit's task clock draws its schedule around the app's ``processTime`` (10 s
+        for an enhance): lognormal, clamped to half and twice of it, times
+        ``time_scale``, the first 5-15 % of it spent queued in state 0.
         """
         task_id = f"{self._ids.getrandbits(128):032x}"
         while task_id in self.tasks:
             task_id = f"{self._ids.getrandbits(128):032x}"
-        base = app.process_time if app is not None else ENHANCE_SECONDS
-        factor = min(2.0, max(0.5, math.exp(self._durations.gauss(0.0, _DURATION_SIGMA))))
-        duration = base * factor * self.time_scale
-        queued = duration * self._durations.uniform(0.05, 0.15)
-        draw = self._fates.random()
-        fate: TaskFate = "success"
-        if draw < faults.task_failure_rate:
-            fate = "failure"
-        elif draw < faults.task_failure_rate + faults.task_stuck_rate:
-            fate = "stuck"
-        now = self.now()
-        start, due = now + queued, now + duration
-        if faults.task_concurrency is None:
-            self._slots.clear()
-        else:
-            start, due = self._schedule(start, duration - queued, fate, faults.task_concurrency)
+        typical = app.process_time if app is not None else ENHANCE_SECONDS
+        times = self.task_clock.plan(self.now(), typical, faults)
         plan = TaskPlan(
             task_id=task_id,
             data_id=self._numeric_id(),
@@ -315,28 +306,16 @@ class Store:
             key=key,
             generate_num=generate_num,
             cost=cost,
-            created_at=now,
-            start_at=start,
-            due_at=due,
-            fate=fate,
+            created_at=times.created_at,
+            start_at=times.start_at,
+            due_at=times.due_at,
+            fate=times.fate,
             ext=app.result_ext if app is not None else "png",
             result_size=result_size,
+            uploads=uploads,
+            size_id=size_id,
+            style_id=style_id,
+            prompt=prompt,
         )
         self.tasks[task_id] = plan
         return plan
-
-    def _schedule(
-        self, ready: float, run: float, fate: TaskFate, slots: int
-    ) -> tuple[float, float]:
-        """
-        Start a task on the first of *slots* to free up (list scheduling in creation
-        order); a stuck task holds its slot forever.
-        """
-        while len(self._slots) > slots:  # the knob was lowered
-            heapq.heappop(self._slots)
-        start = ready
-        if len(self._slots) == slots:
-            start = max(ready, heapq.heappop(self._slots))
-        due = start + run
-        heapq.heappush(self._slots, math.inf if fate == "stuck" else due)
-        return start, due

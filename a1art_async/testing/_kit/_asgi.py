@@ -1,32 +1,29 @@
 """
 The ASGI adapter: the same emulator served by uvicorn (or ``httpx.ASGITransport``).
 
-The API and the CDN are told apart by the address the connection arrived on
+The API and the file host (CDN) are told apart by the address the connection arrived on
 (``scope["server"]``), so a loopback server binds one socket per origin.  Admin endpoints
-under ``/_emulator/`` on the API origin expose the journal, statistics and fault knobs to
-tests that only have HTTP.
+under ``/_emulator/`` on the API origin (see ``EmulatorBase.admin``) expose the journal,
+statistics and fault knobs to tests that only have HTTP.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
-
-import attrs
 
 from ._http import Request, Response, normalize_origin
 from ._transport import OVERSIZED_BYTES
 
 if TYPE_CHECKING:
-    from ._state import Emulator
+    from ._emulator import EmulatorBase
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-ADMIN_PREFIX: Final = "/_emulator/"
+_ADMIN: Final = "/_emulator/"
 _CHUNK: Final = 64 * 1024
 
 
@@ -42,13 +39,13 @@ class ConnectionDropped(Exception):
 
 class EmulatorASGI:
     """
-    An ASGI 3 application over an :class:`~a1art_async.testing.Emulator`.
+    An ASGI 3 application over an emulator (``EmulatorBase``).
 
     Args:
-        emulator: The state every request goes to.
+        emulator: The emulator every request goes to.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorBase) -> None:
         self._emulator = emulator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,8 +80,8 @@ class EmulatorASGI:
             headers=headers,
             body=bytes(body),
         )
-        if request.origin == self._emulator.api_origin and request.path.startswith(ADMIN_PREFIX):
-            await _send(send, _admin(self._emulator, request))
+        if request.origin == self._emulator.api_origin and request.path.startswith(_ADMIN):
+            await _send(send, self._emulator.admin(request))
             return
         reply = await self._emulator.handle(request)
         if reply.action in ("drop_before", "drop_after"):
@@ -108,7 +105,7 @@ class EmulatorASGI:
         else:
             origin = normalize_origin(scheme, headers.get("host", "localhost"), None)
         emulator = self._emulator
-        known = (emulator.api_origin, emulator.cdn_origin, emulator.cdn_cn_origin)
+        known = (emulator.api_origin, *emulator.files.origins)
         if origin in known or server is None:
             return origin
         # A socket bound to 0.0.0.0 reports the address the client used; the port still
@@ -147,35 +144,3 @@ async def _send(send: Send, response: Response) -> None:
         headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
-
-
-def _admin(emulator: Emulator, request: Request) -> Response:
-    """
-    The loopback-only test hooks: journal, stats, fault knobs, extra keys.
-    """
-    route = (request.method, request.path.removeprefix(ADMIN_PREFIX))
-    if route == ("GET", "journal"):
-        return Response.json(200, [attrs.asdict(entry) for entry in emulator.journal])
-    if route == ("GET", "stats"):
-        return Response.json(200, emulator.stats())
-    if route == ("GET", "faults"):
-        return Response.json(200, emulator.faults.to_json())
-    if route[0] != "POST" or route[1] not in ("faults", "keys"):
-        return Response.json(404, {"error": f"no admin endpoint {request.method} {request.path}"})
-    try:
-        payload = json.loads(request.body)
-    except ValueError as error:
-        return Response.json(400, {"error": f"invalid JSON: {error}"})
-    if not isinstance(payload, dict):
-        return Response.json(400, {"error": "expected a JSON object"})
-    try:
-        if route[1] == "faults":
-            emulator.faults.update(payload)
-            return Response.json(200, emulator.faults.to_json())
-        key, balance = payload.get("key"), payload.get("balance", 1000)
-        if not isinstance(key, str) or not isinstance(balance, int) or isinstance(balance, bool):
-            return Response.json(400, {"error": "expected {key: str, balance: int, vip: bool}"})
-        emulator.add_key(key, balance=balance, vip=bool(payload.get("vip")))
-    except (ValueError, TypeError) as error:
-        return Response.json(400, {"error": str(error)})
-    return Response.json(200, emulator.stats())

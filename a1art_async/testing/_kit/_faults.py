@@ -1,35 +1,34 @@
 """
-The fault knobs: everything that can go wrong between a client and the service.
+The fault knobs: everything that can go wrong between a client and a service.
 
 Every knob is off by default, can be changed while requests are in flight, and draws its
 randomness from the emulator's seeded fault stream, so a failing run replays exactly.
+An emulator whose API has knobs of its own subclasses :class:`FaultKnobs` (attrs) and
+names its endpoints in ``ENDPOINTS``, so that the ``endpoints`` knob is checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
 
 import attrs
 
-API_ENDPOINTS: Final = frozenset({"apps", "upload", "generate", "optimize", "tasks"})
-"""The endpoint names request-level knobs hit when :attr:`Faults.endpoints` is None."""
-
-ENDPOINTS: Final = API_ENDPOINTS | {"file", "other"}
-"""Every endpoint name a journal entry can carry."""
+KIT_ENDPOINTS: Final = frozenset({"file", "other"})
+"""The endpoint names the kit gives the file host and requests that match no route."""
 
 
-def _probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name} must be a probability in [0, 1], got {value!r}")
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
 
 
-def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+def positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and value <= 0:
         raise ValueError(f"{attribute.name} must be positive or None, got {value!r}")
 
@@ -39,32 +38,37 @@ def _http_5xx(_: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise ValueError(f"{attribute.name} must be a 5xx status, got {value!r}")
 
 
-def _endpoint_set(value: Iterable[str] | None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    names = frozenset(value)
-    if unknown := names - ENDPOINTS:
-        raise ValueError(f"unknown endpoint names {sorted(unknown)}; known: {sorted(ENDPOINTS)}")
-    return names
+def _endpoint_set(value: Any) -> frozenset[str] | None:
+    return None if value is None else frozenset(value)
+
+
+def _known_endpoints(instance: FaultKnobs, _: object, value: frozenset[str] | None) -> None:
+    known = type(instance).ENDPOINTS
+    if value is None or known is None:
+        return
+    if unknown := value - known - KIT_ENDPOINTS:
+        every = sorted(known | KIT_ENDPOINTS)
+        raise ValueError(f"unknown endpoint names {sorted(unknown)}; known: {every}")
 
 
 @attrs.define
-class Faults:
+class FaultKnobs:
     """
     Fault knobs, all off by default; assign to any of them at any time.
 
     Request-level knobs (``rate_limit``, ``server_error_rate``, ``http_5xx_rate``,
     ``malformed_json_rate``, ``drop_before_rate``, ``drop_after_rate``, ``latency``,
-    ``redirect_to``) hit the five API endpoints, or only the endpoint names in
-    ``endpoints`` when that is set (add ``"file"`` to reach CDN downloads with drops,
+    ``redirect_to``) hit every API endpoint, or only the endpoint names in
+    ``endpoints`` when that is set (add ``"file"`` to reach the file host with drops,
     latency and 5xx).  Task-level knobs are drawn once, when a task is created.
 
     Attributes:
         rate_limit: Requests per second per key (token bucket, burst ``max(1, rate)``);
-            over it the answer is code 20000.
-        rate_limit_http_429: Answer rate-limited requests with HTTP 429 and a
-            ``Retry-After`` header (whole seconds) instead of HTTP 200.
-        server_error_rate: Probability of code 20002 or 20003; nothing is processed.
+            over it the API's rate-limit refusal (its ``rate_limited`` hook).
+        rate_limit_http_429: Ask for that refusal as HTTP 429 with a ``Retry-After``
+            header (whole seconds), where the API would otherwise answer HTTP 200.
+        server_error_rate: Probability of the API's own server error (its
+            ``server_error`` hook); nothing is processed.
         http_5xx_rate: Probability of an HTML gateway error page; nothing is processed.
         http_5xx_status: The status of that page.
         malformed_json_rate: Probability that a processed answer arrives as truncated JSON.
@@ -72,7 +76,6 @@ class Faults:
         drop_after_rate: Probability that the connection drops after the server acted.
         latency: Seconds added before every answer; in-process, a read timeout shorter
             than this turns into ``httpx.ReadTimeout`` after the server acted.
-        version_bump_after: Republish an app after every N successful generations.
         task_failure_rate: Probability that a task ends in state 20.
         task_stuck_rate: Probability that a task stays in state 30 forever.
         task_concurrency: Run at most this many tasks at once; the others wait their
@@ -84,29 +87,36 @@ class Faults:
             far more (64 MiB), to test download size caps.
     """
 
-    rate_limit: float | None = attrs.field(default=None, validator=_positive_or_none)
+    rate_limit: float | None = attrs.field(default=None, validator=positive_or_none)
     rate_limit_http_429: bool = False
-    server_error_rate: float = attrs.field(default=0.0, validator=_probability)
-    http_5xx_rate: float = attrs.field(default=0.0, validator=_probability)
+    server_error_rate: float = attrs.field(default=0.0, validator=probability)
+    http_5xx_rate: float = attrs.field(default=0.0, validator=probability)
     http_5xx_status: int = attrs.field(default=502, validator=_http_5xx)
-    malformed_json_rate: float = attrs.field(default=0.0, validator=_probability)
-    drop_before_rate: float = attrs.field(default=0.0, validator=_probability)
-    drop_after_rate: float = attrs.field(default=0.0, validator=_probability)
-    latency: float = attrs.field(default=0.0, validator=_non_negative)
-    version_bump_after: int | None = attrs.field(default=None, validator=_positive_or_none)
-    task_failure_rate: float = attrs.field(default=0.0, validator=_probability)
-    task_stuck_rate: float = attrs.field(default=0.0, validator=_probability)
-    task_concurrency: int | None = attrs.field(default=None, validator=_positive_or_none)
-    result_ttl: float | None = attrs.field(default=None, validator=_positive_or_none)
+    malformed_json_rate: float = attrs.field(default=0.0, validator=probability)
+    drop_before_rate: float = attrs.field(default=0.0, validator=probability)
+    drop_after_rate: float = attrs.field(default=0.0, validator=probability)
+    latency: float = attrs.field(default=0.0, validator=non_negative)
+    task_failure_rate: float = attrs.field(default=0.0, validator=probability)
+    task_stuck_rate: float = attrs.field(default=0.0, validator=probability)
+    task_concurrency: int | None = attrs.field(default=None, validator=positive_or_none)
+    result_ttl: float | None = attrs.field(default=None, validator=positive_or_none)
     redirect_to: str | None = None
-    endpoints: frozenset[str] | None = attrs.field(default=None, converter=_endpoint_set)
+    endpoints: frozenset[str] | None = attrs.field(
+        default=None, converter=_endpoint_set, validator=_known_endpoints
+    )
     oversized_download: bool = False
+
+    ENDPOINTS: ClassVar[frozenset[str] | None] = None
+    """The API's endpoint names, which ``endpoints`` may name; None accepts any."""
 
     def applies_to(self, endpoint: str) -> bool:
         """
-        Whether request-level knobs hit *endpoint*.
+        Whether request-level knobs hit *endpoint*: with ``endpoints`` unset, every API
+        endpoint, never the file host; ``other`` (no route) never.
         """
-        return endpoint in (API_ENDPOINTS if self.endpoints is None else self.endpoints)
+        if endpoint == "other":
+            return False
+        return endpoint != "file" if self.endpoints is None else endpoint in self.endpoints
 
     def update(self, knobs: Mapping[str, Any]) -> None:
         """
@@ -118,7 +128,7 @@ class Faults:
         Raises:
             ValueError: On an unknown knob or an invalid value; nothing is changed then.
         """
-        names = {a.name for a in attrs.fields(Faults)}
+        names = {a.name for a in attrs.fields(type(self))}
         if unknown := set(knobs) - names:
             raise ValueError(f"unknown fault knobs {sorted(unknown)}")
         # Validate on a copy first so a bad value leaves the live knobs untouched.

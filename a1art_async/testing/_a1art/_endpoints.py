@@ -14,23 +14,18 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
+from .._kit import Request, dimensions, parse_form, sniff
 from . import _codes as codes
 from ._catalog import CATALOG, LANGUAGES, SIZE_IDS, App, app_info
-from ._cdn import fetch
 from ._codes import ApiError
 from ._faults import Faults
-from ._files import dimensions, sniff
-from ._http import Request
-from ._multipart import parse_form
-from ._store import RESULT_SIZES, Store
+from ._store import ENHANCED_SIDE, RESULT_SIZES, Store
 
 MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
 MAX_ENHANCE_SIDE: Final = 2048
 ENHANCE_COST: Final = 3
 _SUFFIXES: Final = (".png", ".jpg", ".jpeg")
 _INTEGER: Final = re.compile(r"-?[0-9]+")
-# Pixel size of an enhance result's longer side; the picture keeps the source's aspect.
-_ENHANCED_SIDE: Final = 128
 
 Data = dict[str, object]
 
@@ -111,7 +106,7 @@ def _check_image(data: bytes) -> tuple[tuple[int, int], str]:
     return size, "png" if kind == "png" else "jpg"
 
 
-def upload(store: Store, faults: Faults, request: Request, key: str) -> Data:
+def upload(store: Store, request: Request, key: str) -> Data:
     """
     Accept one PNG or JPEG, as a file part ``file`` or fetched from ``imageUrl``.
 
@@ -137,7 +132,7 @@ def upload(store: Store, faults: Faults, request: Request, key: str) -> Data:
         source = urls[0]
         if not _has_image_suffix(urlsplit(source).path):
             raise ApiError(codes.FILE_SUFFIX_ERROR)
-        fetched = fetch(store, faults, source)
+        fetched = store.files.fetch(source)
         if fetched is None:
             raise ApiError(codes.FILE_ERROR)
         data = fetched
@@ -266,6 +261,17 @@ def generate(store: Store, faults: Faults, request: Request, key: str) -> tuple[
         cost=cost,
         result_size=RESULT_SIZES[size_id or "1"],
         faults=faults,
+        # What the results are drawn from: the pictures in position order, the style,
+        # the prompt.
+        uploads=tuple(
+            entry["imageUrl"]
+            for form in app.forms_of("cnet")
+            for entry in cnet
+            if entry["id"] == form.id
+        ),
+        size_id=size_id,
+        style_id=style_id,
+        prompt=" / ".join(entry["value"].strip() for entry in description) or None,
     )
     store.note_generation(app, faults.version_bump_after)
     return {"taskId": plan.task_id}, plan.task_id
@@ -331,8 +337,8 @@ def optimize(store: Store, faults: Faults, request: Request, key: str) -> tuple[
     store.charge(key, ENHANCE_COST)
     longer = max(record.width, record.height)
     size = (
-        max(1, round(_ENHANCED_SIDE * record.width / longer)),
-        max(1, round(_ENHANCED_SIDE * record.height / longer)),
+        max(1, round(ENHANCED_SIDE * record.width / longer)),
+        max(1, round(ENHANCED_SIDE * record.height / longer)),
     )
     plan = store.new_task(
         kind="optimize",
@@ -342,6 +348,7 @@ def optimize(store: Store, faults: Faults, request: Request, key: str) -> tuple[
         cost=ENHANCE_COST,
         result_size=size,
         faults=faults,
+        uploads=(record.image_url,),
     )
     return {"taskId": plan.task_id}, plan.task_id
 

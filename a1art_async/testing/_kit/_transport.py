@@ -18,7 +18,7 @@ import httpx
 from ._http import Request, normalize_origin
 
 if TYPE_CHECKING:
-    from ._state import Emulator
+    from ._emulator import EmulatorBase
 
 OVERSIZED_BYTES: Final = 64 * 1024 * 1024
 """How much an ``oversized_download`` answer streams before it stops."""
@@ -80,13 +80,14 @@ def _headers(request: httpx.Request) -> dict[str, str]:
 
 class EmulatorTransport(httpx.AsyncBaseTransport):
     """
-    Answers every origin in-process: the API, the CDN origins, and anything else (404).
+    Answers every origin in-process: the API, the file (CDN) origins, and anything else
+    (404).
 
     Args:
-        emulator: The state every request goes to.
+        emulator: The emulator every request goes to.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorBase) -> None:
         self._emulator = emulator
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from .._kit import Response
+
 OK: Final = 0
 INVALID_PARAMS: Final = 10001
 UNSUPPORTED_SUFFIX: Final = 10002
@@ -103,3 +105,15 @@ def envelope(code: int, data: object = None) -> dict[str, object]:
     """
     msg, msg_cn = MESSAGES[code]
     return {"code": code, "msg": msg, "msg_cn": msg_cn, "data": data}
+
+
+def reply(code: int, data: object = None, status: int = 200) -> Response:
+    """
+    An API answer: the envelope as compact JSON, its code kept for the journal.
+
+    Args:
+        code: An envelope code from :data:`MESSAGES`.
+        data: The payload (errors carry ``null``).
+        status: The HTTP status (200, even for errors, unless a knob asks otherwise).
+    """
+    return Response.json(status, envelope(code, data), code)

@@ -1,8 +1,8 @@
 """
-What the emulator lets a test inspect: journal entries, task records, upload records.
+What the emulator lets a test inspect besides the journal: task and upload records.
 
-All three are frozen snapshots; the emulator keeps its own state and hands these out, so
-a test holding one never sees it change underneath.
+Both are frozen snapshots; the emulator keeps its own state and hands these out, so a
+test holding one never sees it change underneath.
 """
 
 from __future__ import annotations
@@ -11,45 +11,9 @@ from typing import Literal
 
 import attrs
 
+from .._kit._tasks import TaskFate as TaskFate
+
 TaskKind = Literal["generate", "optimize"]
-TaskFate = Literal["success", "failure", "stuck"]
-
-
-@attrs.frozen
-class JournalEntry:
-    """
-    One request as the emulator saw it, in arrival order.
-
-    Attributes:
-        time: Clock time of arrival.
-        method: HTTP method.
-        origin: ``scheme://host[:port]`` the request was addressed to.
-        path: URL path.
-        query: Raw query string, without ``?``.
-        headers: Header names lower-cased, values as received.
-        status: HTTP status produced; 0 when the connection dropped instead.
-        code: Envelope code; None for files, redirects, gateway errors and drops.
-        endpoint: ``apps``, ``upload``, ``generate``, ``optimize``, ``tasks``, ``file``
-            or ``other``.
-        outcome: ``ok``, ``error`` (an envelope error code), ``rate_limited``,
-            ``server_error``, ``http_5xx``, ``malformed``, ``redirect``, ``not_found``,
-            ``expired``, ``dropped_before``, ``dropped_after`` or ``timeout``.
-        key: The ``apiKey`` header (``apikey`` for files, to spot leaks), if any.
-        task_id: The task created (generate, optimize) or asked about (tasks, file).
-    """
-
-    time: float
-    method: str
-    origin: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    status: int
-    code: int | None
-    endpoint: str
-    outcome: str
-    key: str | None
-    task_id: str | None
 
 
 @attrs.frozen
@@ -71,6 +35,11 @@ class TaskRecord:
         fate: ``success``, ``failure`` or ``stuck``, drawn at creation.
         state: 0, 30, 10 or 20 at lookup time.
         images: Result URLs on the global CDN once state is 10, else empty.
+        uploads: The ``imageUrl`` of each upload it used, in position order (the
+            enhanced upload for an enhance).
+        size_id: The ``sizeId`` it asked for, if any.
+        style_id: The ``styleId`` it asked for, if any.
+        prompt: Its description values joined by ``" / "``, if any.
     """
 
     task_id: str
@@ -86,6 +55,10 @@ class TaskRecord:
     fate: TaskFate
     state: int
     images: tuple[str, ...]
+    uploads: tuple[str, ...] = ()
+    size_id: str | None = None
+    style_id: str | None = None
+    prompt: str | None = None
 
 
 @attrs.frozen
