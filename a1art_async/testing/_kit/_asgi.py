@@ -10,13 +10,10 @@ statistics and fault knobs to tests that only have HTTP.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from ._http import Request, Response, normalize_origin
+from ._http import Request, Response, Served, normalize_origin
 from ._transport import OVERSIZED_BYTES
-
-if TYPE_CHECKING:
-    from ._emulator import EmulatorBase
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,7 +42,7 @@ class EmulatorASGI:
         emulator: The emulator every request goes to.
     """
 
-    def __init__(self, emulator: EmulatorBase) -> None:
+    def __init__(self, emulator: Served) -> None:
         self._emulator = emulator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -105,7 +102,7 @@ class EmulatorASGI:
         else:
             origin = normalize_origin(scheme, headers.get("host", "localhost"), None)
         emulator = self._emulator
-        known = (emulator.api_origin, *emulator.files.origins)
+        known = (emulator.api_origin, *emulator.file_origins)
         if origin in known or server is None:
             return origin
         # A socket bound to 0.0.0.0 reports the address the client used; the port still

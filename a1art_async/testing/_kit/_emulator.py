@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 import anyio
 import attrs
 import httpx
 
+from ._asgi import EmulatorASGI
 from ._faults import FaultKnobs
 from ._filehost import File, FileHost
 from ._http import Answer, Reply, Request, Response, normalize_origin
@@ -32,10 +33,7 @@ from ._ratelimit import RateLimiter
 from ._routes import Call, Match, RouteTable
 from ._tasks import TaskClock
 from ._timeline import Timeline
-
-if TYPE_CHECKING:
-    from ._asgi import EmulatorASGI
-    from ._transport import EmulatorTransport
+from ._transport import EmulatorTransport
 
 ADMIN_PREFIX: Final = "/_emulator"
 """Where the admin endpoints live on the API origin (loopback tests steer through them)."""
@@ -222,8 +220,6 @@ class EmulatorBase:
         An httpx transport answering the API, the file origins and any other origin
         in-process.
         """
-        from ._transport import EmulatorTransport
-
         return EmulatorTransport(self)
 
     def asgi_app(self) -> EmulatorASGI:
@@ -231,8 +227,6 @@ class EmulatorBase:
         An ASGI 3 application over the same state, for uvicorn or
         ``httpx.ASGITransport``.
         """
-        from ._asgi import EmulatorASGI
-
         return EmulatorASGI(self)
 
     def draw(self, probability: float) -> bool:
@@ -354,6 +348,13 @@ class EmulatorBase:
         return answer
 
     # -- admin endpoints -----------------------------------------------------------------
+
+    @property
+    def file_origins(self) -> tuple[str, ...]:
+        """
+        The origins the file host answers on.
+        """
+        return tuple(self.files.origins)
 
     def admin(self, request: Request) -> Response:
         """

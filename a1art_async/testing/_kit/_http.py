@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import parse_qs
 
 import attrs
@@ -123,3 +123,20 @@ class Reply:
 
     action: Action
     response: Response | None = None
+
+
+class Served(Protocol):
+    """
+    What the adapters (the in-process transport, the ASGI app) need of an emulator:
+    its origins and its two ways of answering.  ``EmulatorBase`` is one.
+    """
+
+    @property
+    def api_origin(self) -> str: ...
+
+    @property
+    def file_origins(self) -> tuple[str, ...]: ...
+
+    async def handle(self, request: Request, *, read_timeout: float | None = None) -> Reply: ...
+
+    def admin(self, request: Request) -> Response: ...

@@ -10,15 +10,12 @@ acted, ``httpx.ReadTimeout`` when the answer comes later than the client waits.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import anyio.lowlevel
 import httpx
 
-from ._http import Request, normalize_origin
-
-if TYPE_CHECKING:
-    from ._emulator import EmulatorBase
+from ._http import Request, Served, normalize_origin
 
 OVERSIZED_BYTES: Final = 64 * 1024 * 1024
 """How much an ``oversized_download`` answer streams before it stops."""
@@ -87,7 +84,7 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         emulator: The emulator every request goes to.
     """
 
-    def __init__(self, emulator: EmulatorBase) -> None:
+    def __init__(self, emulator: Served) -> None:
         self._emulator = emulator
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
