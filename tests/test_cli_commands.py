@@ -14,9 +14,10 @@ from typing import Any
 
 import anyio
 import attrs
+import httpx
 import pytest
 
-from a1art_async import AsyncClient, SQLiteJournal
+from a1art_async import AsyncClient, MemoryJournal, RetryPolicy, SQLiteJournal
 from a1art_async._cli._app import run_parsed
 from a1art_async._cli._args import parse
 from a1art_async._cli._exit import ExitCode
@@ -518,3 +519,62 @@ async def test_the_spinner_follows_the_state_and_raises_the_waits_own_error(
             await wait_with_status(failing, console)
     assert "completed" == task.state.name.lower()
     assert f"task {task.task_id}: running" in stream.getvalue()
+
+
+class _GoesDown(httpx.AsyncBaseTransport):
+    """
+    The emulator until its first task exists; then every connection is refused.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.inner = emulator.transport()
+        self.emulator = emulator
+        self.down_since: float | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.emulator.generate_calls() >= 1:
+            if self.down_since is None:
+                self.down_since = anyio.current_time()
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_api_shows_on_the_board_within_seconds(emulator: Emulator) -> None:
+    """
+    When the API stops answering mid-batch, progress says "retrying: could not connect"
+    within seconds (not only when waits end), and the board shows it too.
+    """
+    stream = io.StringIO()
+    board = Board("test")
+    jobs = [
+        RunJob(f"job-{n}", apps.TEXT, "text", {"prompt": f"hill {n}", "style": "Summer Meadow",
+               "aspect": "1:1"})
+        for n in range(3)
+    ]  # fmt: skip
+    transport = _GoesDown(emulator)
+    client = AsyncClient(
+        api_key=KEY, transport=transport, retry=RetryPolicy(max_retries=2, initial=0.5, cap=1.0)
+    )
+    shown_at: list[float] = []
+    async with client, anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while "retrying: could not connect" not in stream.getvalue():  # noqa: ASYNC110
+                await anyio.sleep(0.1)  # the console is a plain stream: no event to wait on
+            assert transport.down_since is not None
+            shown_at.append(anyio.current_time() - transport.down_since)
+
+        group.start_soon(watch)
+        await run_jobs(
+            client,
+            jobs,
+            title="test",
+            console=stderr_console(stream),
+            journal=MemoryJournal(),
+            concurrency=1,
+            board=board,
+        )
+        group.cancel_scope.cancel()
+    assert shown_at, stream.getvalue()
+    assert shown_at[0] <= 3.0

@@ -8,7 +8,9 @@ the work starts and one when each job ends.
 
 The board counts jobs in five phases: *queued* (not submitted yet: waiting for a slot,
 uploading), *submitted* (the API accepted the task; state 0 on the server), *running*
-(state 30), *done* and *failed* (failed, outcome unknown, or over budget).
+(state 30), *done* and *failed* (failed, outcome unknown, or over budget).  Requests that
+fail and are tried again (the API unreachable, say) show as a ``retrying:`` line within
+seconds; off a terminal that line is printed once per spell of trouble.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .._engine._batch import BatchOutcome
+from .._engine._events import Event, EventKind
 from .._engine._journal import JobState
 from .._handles import TaskHandle
-from .._models import Task, TaskState
+from .._models import Task
 from ._exit import describe
 
 #: How often the live display is redrawn, in seconds.
@@ -65,20 +68,13 @@ class _Job:
     key: str
     group: str
     phase: Phase = Phase.QUEUED
-    handle: TaskHandle | None = None
     cost: int = 0
     earlier: bool = False
     paid_before: bool = False
 
 
-def _shown_phase(job: _Job) -> Phase:
-    # A submitted task is "running" once a poll saw state 30; it stays so until the
-    # batch reports the job (after its files are saved).
-    if job.phase is Phase.SUBMITTED and job.handle is not None:
-        state = job.handle.state
-        if state is not None and state is not TaskState.SUBMITTED:
-            return Phase.RUNNING
-    return job.phase
+#: How long a failed request keeps showing as trouble once nothing new failed, seconds.
+TROUBLE_SHOWN = 10.0
 
 
 def elapsed_text(seconds: float) -> str:
@@ -104,6 +100,9 @@ class Board:
         self._jobs: dict[str, _Job] = {}
         self._groups: dict[str, None] = {}
         self.recent: collections.deque[Text] = collections.deque(maxlen=RECENT)
+        #: The latest failed request that is being tried again, and when it failed:
+        #: the API unreachable, rate limited or failing.  Cleared by any progress.
+        self.trouble: tuple[float, BaseException] | None = None
 
     def add(self, key: str, group: str) -> None:
         """
@@ -112,27 +111,38 @@ class Board:
         self._jobs[key] = _Job(key, group)
         self._groups.setdefault(group, None)
 
-    def submitted(
-        self, key: str, *, cost: int, handle: TaskHandle | None, paid_before: bool = False
-    ) -> None:
+    def on_event(self, event: Event) -> None:
         """
-        The job's task was accepted, for *cost* credits; *paid_before* says an earlier
-        run submitted it (and spent them).
+        Follow one of the batch's events (a listener for ``client.batch(on_event=...)``).
         """
-        job = self._jobs.get(key)
-        if job is not None and job.phase is Phase.QUEUED:
-            job.phase = Phase.SUBMITTED
-            job.handle = handle
-            job.paid_before = paid_before
-            job.cost = 0 if paid_before else cost
+        if event.kind is EventKind.RETRYING:
+            if event.error is not None:
+                self.trouble = (time.monotonic(), event.error)
+            return
+        if event.kind not in (EventKind.SENDING, EventKind.UNPAID):
+            self.trouble = None  # something went through: the API answers again
+        job = None if event.key is None else self._jobs.get(event.key)
+        if job is None:
+            return
+        if event.kind is EventKind.SUBMITTED:
+            if job.phase is Phase.QUEUED:
+                job.phase = Phase.SUBMITTED
+                job.paid_before = event.from_journal
+                job.cost = 0 if event.from_journal else (event.cost or 0)
+        elif event.kind is EventKind.RUNNING and job.phase is Phase.SUBMITTED:
+            # It stays so until the batch reports the job (after its files are saved).
+            job.phase = Phase.RUNNING
 
-    def spent(self, key: str, cost: int) -> None:
+    def trouble_text(self) -> Text | None:
         """
-        Credits a job may have spent without a task to show for it (outcome unknown).
+        The line that says requests are failing and being retried, while they are.
         """
-        job = self._jobs.get(key)
-        if job is not None:
-            job.cost = cost
+        if self.trouble is None:
+            return None
+        since, error = self.trouble
+        if time.monotonic() - since > TROUBLE_SHOWN:
+            return None
+        return Text(f"retrying: {describe(error)}", style="yellow")
 
     def finish(self, outcome: BatchOutcome) -> None:
         """
@@ -142,7 +152,6 @@ class Board:
         if job is None:
             return
         job.phase = Phase.DONE if outcome.state is JobState.DONE else Phase.FAILED
-        job.handle = None
         job.earlier = outcome.from_journal
         if not outcome.from_journal and not job.paid_before:
             # A job refused before it had a task (a bad argument, the budget) cost nothing.
@@ -201,7 +210,7 @@ class Board:
             credits = 0
             for job in self._jobs.values():
                 if job.group == group:
-                    counts[_shown_phase(job)] += 1
+                    counts[job.phase] += 1
                     credits += 0 if job.earlier else job.cost
             yield group, counts, credits
 
@@ -238,6 +247,9 @@ class Board:
             Text(f"elapsed {elapsed_text(self.elapsed)}"),
         )
         parts: list[RenderableType] = [grid, footer]
+        trouble = self.trouble_text()
+        if trouble is not None:
+            parts.append(trouble)
         if self.earlier:
             parts.append(Text(f"{self.earlier} jobs had ended in an earlier run", style="dim"))
         parts.extend(self.recent)
@@ -303,6 +315,8 @@ class BoardDisplay:
         self.console = console
         self.live = animated(console)
         self._live: Live | None = None
+        # The spell of trouble already printed (off a terminal, one line per spell).
+        self._said: tuple[float, BaseException] | None = None
 
     def __enter__(self) -> BoardDisplay:
         if self.live:
@@ -329,10 +343,19 @@ class BoardDisplay:
 
     def refresh(self) -> None:
         """
-        Redraw the live display (nothing when not animated).
+        Redraw the live display; when not animated, print a new spell of trouble once.
         """
         if self._live is not None:
             self._live.update(self.board.render(), refresh=True)
+            return
+        trouble = self.board.trouble
+        if trouble is None:
+            self._said = None
+        elif self._said is None:
+            self._said = trouble
+            text = self.board.trouble_text()
+            if text is not None:
+                self.console.print(text)
 
     def outcome(self, outcome: BatchOutcome) -> None:
         """

@@ -43,7 +43,6 @@ from ._errors import (
     ResultExpiredError,
     TaskFailedError,
     ValidationError,
-    is_transient,
 )
 from ._events import Event, EventKind, Listener, Listeners
 from ._group import OwnedGroup
@@ -413,10 +412,13 @@ class Batch:
         if key is not None:
             self._listeners.emit(attrs.evolve(event, key=key))
 
-    def _submitted(self, key: str, task_id: str) -> None:
+    def _submitted(self, key: str, task_id: str, cost: int, *, from_journal: bool) -> None:
         self._keys_of[task_id] = key
         if self._listeners:
-            self._listeners.emit(Event(EventKind.SUBMITTED, task_id, key=key))
+            event = Event(
+                EventKind.SUBMITTED, task_id, key=key, cost=cost, from_journal=from_journal
+            )
+            self._listeners.emit(event)
 
     def _emit(self, outcome: BatchOutcome) -> None:
         if outcome.from_journal and outcome.state is not JobState.UNKNOWN:
@@ -429,7 +431,13 @@ class Batch:
             kind = _FINAL_EVENT.get(outcome.state, EventKind.FAILED)
             self._listeners.emit(
                 Event(
-                    kind, outcome.task_id, task=outcome.task, error=outcome.error, key=outcome.key
+                    kind,
+                    outcome.task_id,
+                    task=outcome.task,
+                    error=outcome.error,
+                    key=outcome.key,
+                    cost=outcome.cost,
+                    from_journal=outcome.from_journal,
                 )
             )
         self._out_send.send_nowait(outcome)
@@ -467,7 +475,7 @@ class Batch:
             return
         if record is not None and state is JobState.SUBMITTED and record.task_id:
             handle = job.resume(record)
-            self._submitted(job.key, handle.task_id)
+            self._submitted(job.key, handle.task_id, record.cost, from_journal=True)
             self._group.group.start_soon(self._finish, job, handle, record.cost)
             return
         if record is not None and state is JobState.ANSWERED:
@@ -542,7 +550,7 @@ class Batch:
             hint=handle.hint,
             submitted_at=handle.submitted_wall,
         )
-        self._submitted(job.key, handle.task_id)
+        self._submitted(job.key, handle.task_id, cost, from_journal=False)
         self._group.group.start_soon(self._finish, job, handle, cost)
 
     async def _answered(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
@@ -561,12 +569,13 @@ class Batch:
 
     async def _unpaid_failure(self, job: Job, error: A1ArtError) -> None:
         """
-        End a job that failed before anything could be charged.  A failure that says
-        nothing about the job (the API unreachable, rate limited or failing) leaves it
-        pending in the journal, so running the batch again submits it; any other is final.
+        End a job that failed before anything could be charged: in this run it failed,
+        but the journal keeps it pending (with the error), so that running the batch
+        again tries it again: after the API is back, or after the row was fixed (a
+        refused argument, an unknown app) under the same key.  Nothing was paid for it,
+        so nothing is lost or paid twice by trying again.
         """
-        state = JobState.PENDING if is_transient(error) else JobState.FAILED
-        await self._record(job.key, state, error=_describe(error))
+        await self._record(job.key, JobState.PENDING, error=_describe(error))
         self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
 
     async def _end_failed(

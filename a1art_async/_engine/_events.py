@@ -73,8 +73,12 @@ class Event:
             or a batch job not yet submitted).
         at: When it was seen (UTC).
         task: The task as the poll saw it, when a poll saw it.
-        error: Why, for ``FAILED``, ``UNKNOWN`` and ``RETRYING``.
+        error: Why, for ``FAILED``, ``UNKNOWN``, ``RETRYING`` and ``UNPAID``.
         key: The batch job's key, for a batch's events.
+        cost: For a batch's ``SUBMITTED`` and final events: the credits reserved for the
+            job (the most it can have been charged).
+        from_journal: For a batch's events: the job was submitted (or ended) in an
+            earlier run, and this run only picks it up.
     """
 
     kind: EventKind
@@ -83,6 +87,8 @@ class Event:
     task: Any = None
     error: BaseException | None = None
     key: str | None = None
+    cost: int | None = None
+    from_journal: bool = False
 
 
 Listener = Callable[[Event], None]
