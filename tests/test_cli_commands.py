@@ -377,7 +377,8 @@ async def test_a_file_of_bad_rows_sends_nothing_and_the_estimate_skips_them(
 ) -> None:
     """
     A file whose every row is bad exits 6 listing each, with no request sent; with one
-    good row, ``--estimate`` names the bad one on stderr and prices only the good one.
+    good row, ``--estimate`` names the bad ones, prices only the good one, and exits 6
+    because those rows would fail.
     """
     bad = [json.dumps({"prompt": "no app"}), json.dumps({**TEXT_JOB, "count": 0})]
     all_bad = await a1art(emulator, "batch", str(_write_jobs(tmp_path, "\n".join(bad))), "--json")
@@ -386,8 +387,9 @@ async def test_a_file_of_bad_rows_sends_nothing_and_the_estimate_skips_them(
     assert [] == list(emulator.journal)
     mixed = _write_jobs(tmp_path, "\n".join([*bad, json.dumps(TEXT_JOB)]), "mixed.jsonl")
     estimate = await a1art(emulator, "batch", str(mixed), "--estimate", "--json")
-    assert ExitCode.OK == estimate.code
+    assert ExitCode.PARTIAL == estimate.code
     assert (1, 1) == (estimate.json()["jobs"], estimate.json()["credits"])
+    assert [1, 2] == [row["line"] for row in estimate.json()["failing_rows"]]
     assert "a1art: line 2: count: must be an integer from 1 to 4, got 0" in estimate.stderr
     assert 0 == emulator.generate_calls()
 
@@ -409,6 +411,8 @@ async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
     jobs = _write_jobs(tmp_path, f"app,key,images,style,aspect\n{rows}", "jobs.csv")
     capped = await a1art(emulator, "batch", str(jobs), "--budget", "2", "--json")
     estimate = await a1art(emulator, "batch", str(jobs), "--estimate", "--json")
+    short = await a1art(emulator, "batch", str(jobs), "--estimate", "--budget", "2", "--json")
+    enough = await a1art(emulator, "batch", str(jobs), "--estimate", "--budget", "10")
     rest = await a1art(emulator, "batch", str(jobs), "--budget", "10", "--json")
     assert ExitCode.PARTIAL == capped.code
     assert (2, 4) == (capped.json()["summary"]["done"], capped.json()["summary"]["failed"])
@@ -419,6 +423,12 @@ async def test_a_budgeted_csv_batch_resumes_with_a_larger_budget(
         estimate.json()["remaining_jobs"],
         estimate.json()["remaining_credits"],
     )
+    # What earlier runs paid is told apart from what is left, and the budget is judged
+    # as the run would reserve it: 2 paid + 1 left over a budget of 2.
+    assert {"jobs": 2, "credits": 2} == estimate.json()["paid_before"]
+    assert {"budget": 2, "suffices": False, "short_by": 1} == short.json()["budget"]
+    assert "the budget of 10 suffices" in enough.stdout
+    assert 3 == len(estimate.json()["failing_rows"])
     assert ExitCode.PARTIAL == rest.code  # the three invalid rows stay failed
     states = sorted(job["state"] for job in rest.json()["jobs"])
     assert ["done"] * 3 + ["failed"] * 3 == states

@@ -22,7 +22,7 @@ from rich.console import Console
 from .._client import AsyncClient
 from .._engine._batch import BatchOutcome, BatchSummary
 from .._engine._cost import CostEstimate
-from .._engine._journal import JobState, SQLiteJournal
+from .._engine._journal import JobRecord, JobState, SQLiteJournal
 from .._exceptions import A1ArtError, AppError, ValidationError
 from .._generation import GenerateArgs
 from .._models import App
@@ -176,37 +176,67 @@ def print_summary(
             console.print(f"  ... and {len(failures) - LISTED_FAILURES} more (--json lists all)")
 
 
-def _ended_in_journal(path: Path, jobs: Sequence[Job]) -> set[str]:
+def _journal_records(path: Path) -> dict[str, JobRecord]:
     """
-    The keys of jobs that had ended in the journal at *path* (it is not created).
+    What the journal at *path* holds (it is not created).
     """
     if not path.exists():
-        return set()
+        return {}
     store = SQLiteJournal(path)
     try:
-        records = store.load()
+        return store.load()
     finally:
         store.close()
-    keys = {job.key for job in jobs}
-    return {key for key, record in records.items() if key in keys and record.state.is_final}
+
+
+#: Journal states whose job's paid request was sent (or may have been) in an earlier run.
+_PAID_STATES = frozenset(
+    {JobState.SUBMITTING, JobState.SUBMITTED, JobState.ANSWERED, JobState.DONE, JobState.UNKNOWN}
+)
+
+
+def _paid_before(record: JobRecord) -> bool:
+    return record.state in _PAID_STATES or (
+        record.state is JobState.FAILED and record.task_id is not None
+    )
 
 
 async def _estimate(
-    ctx: Context, client: AsyncClient, jobs: Sequence[Job], apps: Mapping[str, App], journal: Path
+    ctx: Context,
+    client: AsyncClient,
+    jobs: Sequence[Job],
+    apps: Mapping[str, App],
+    journal: Path,
+    bad: Sequence[BadRow],
 ) -> ExitCode:
+    """
+    What running the file would cost, checked row by row as the run would (nothing is
+    spent): what earlier runs of the journal already paid, what is left to run, which
+    rows would fail, and whether ``--budget`` covers what is left.
+    """
+    args = ctx.args
     zero = CostEstimate.exactly(0)
+    records = _journal_records(journal)
+    keys = {job.key for job in jobs}
+    paid = {key: r for key, r in records.items() if key in keys and _paid_before(r)}
+    ended_unpaid = {
+        key for key, r in records.items() if key in keys and key not in paid and r.state.is_final
+    }
     per_app: dict[str, tuple[int, CostEstimate]] = {app_id: (0, zero) for app_id in apps}
-    ended = _ended_in_journal(journal, jobs)
-    remaining_jobs, remaining = 0, zero
+    left_jobs, left = 0, zero
     for job in jobs:
         credits = await client.estimate_cost(apps[job.app_id], count=job.count)
         n, sum_so_far = per_app[job.app_id]
         per_app[job.app_id] = (n + 1, sum_so_far + credits)
-        if job.key not in ended:
-            remaining_jobs += 1
-            remaining += credits
+        if job.key not in paid and job.key not in ended_unpaid:
+            left_jobs += 1
+            left += credits
     total = sum((credits for _, credits in per_app.values()), zero)
-    document = {
+    paid_credits = sum(record.cost for record in paid.values())
+    budget = args.budget
+    # The run reserves each job's most (see CostEstimate), after what earlier runs spent.
+    short = None if budget is None else max(0, paid_credits + left.high - budget)
+    document: dict[str, Any] = {
         "jobs": len(jobs),
         "credits": total.high,
         "credits_low": total.low,
@@ -221,10 +251,15 @@ async def _estimate(
             for app_id, (n, credits) in per_app.items()
         ],
         "journal": str(journal),
-        "ended": len(ended),
-        "remaining_jobs": remaining_jobs,
-        "remaining_credits": remaining.high,
-        "remaining_credits_low": remaining.low,
+        "paid_before": {"jobs": len(paid), "credits": paid_credits},
+        "ended": len(paid) + len(ended_unpaid),
+        "remaining_jobs": left_jobs,
+        "remaining_credits": left.high,
+        "remaining_credits_low": left.low,
+        "failing_rows": [{"line": row.line, "key": row.key, "error": row.message} for row in bad],
+        "budget": None
+        if budget is None
+        else {"budget": budget, "suffices": short == 0, "short_by": short},
     }
 
     def text(console: Console) -> None:
@@ -233,15 +268,29 @@ async def _estimate(
             grid.add_row(_label(apps[app_id]), app_id, str(n), str(credits))
         grid.add_row("total", "", str(len(jobs)), str(total), style="bold", end_section=True)
         console.print(grid)
-        if ended:
+        if paid or ended_unpaid:
             console.print(
-                f"{len(ended)} jobs had ended in {journal}: {remaining_jobs} jobs and "
-                f"{remaining} credits left to run",
+                f"earlier runs ({journal}): {len(paid)} jobs paid for, up to "
+                f"{paid_credits} credits; {len(ended_unpaid)} ended unpaid",
                 markup=False,
             )
+        console.print(f"left to run: {left_jobs} jobs, {left} credits", markup=False)
+        if bad:
+            console.print(f"{len(bad)} rows would fail:", markup=False)
+            for row in bad:
+                console.print(f"  {row.message}", markup=False)
+        if budget is not None:
+            verdict = (
+                f"the budget of {budget} suffices"
+                if short == 0
+                else f"the budget of {budget} is short by up to {short} credits: "
+                "some jobs would not be submitted"
+            )
+            console.print(verdict, markup=False)
 
     ctx.out.emit(document, text)
-    return ExitCode.OK
+    fails = bool(bad) or bool(short)
+    return ExitCode.PARTIAL if fails else ExitCode.OK
 
 
 def _unfit(job: Job, apps: Mapping[str, App], refused: Mapping[str, A1ArtError]) -> str | None:
@@ -317,7 +366,8 @@ async def batch(ctx: Context) -> ExitCode:
                     unfit.append(BadRow(job.line, job.key, problem, job.app_id))
             warn(unfit)
             if args.estimate:
-                return await _estimate(ctx, client, jobs, apps, journal)
+                bad_rows = [*job_file.bad, *unfit]
+                return await _estimate(ctx, client, jobs, apps, journal, bad_rows)
             if jobs:
                 planned = [
                     RunJob(job.key, apps[job.app_id], _label(apps[job.app_id]), job.add_arguments())
