@@ -145,8 +145,8 @@ def test_missing_uvicorn_prints_the_install_hint(
     """
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     assert 2 == main(["serve"])
-    assert "pip install 'a1art-async[server]'" in capsys.readouterr().err
-    assert "a1art-async[server]" in INSTALL_HINT
+    assert "pip install -e '.[server]'" in capsys.readouterr().err
+    assert ".[server]" in INSTALL_HINT
 
 
 def test_a_command_is_required() -> None:

@@ -95,6 +95,8 @@ async def _drive(namespace: dict[str, Any]) -> None:
             await namespace["run"](client, rows)
         if "careful" in namespace:
             assert await namespace["careful"](client, request)
+        if "tell" in namespace:
+            await namespace["tell"](client, await client.images.submit(request))
 
 
 def test_readme_has_blocks() -> None:
@@ -112,7 +114,9 @@ def test_readme_block_runs(index: int, world: tuple[str, Emulator]) -> None:
     _, emulator = world
     namespace: dict[str, Any] = {"__name__": "readme"}
     exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), namespace)
-    if any(name in namespace for name in ("test_my_code", "tour", "many", "run", "careful")):
+    if any(
+        name in namespace for name in ("test_my_code", "tour", "many", "run", "careful", "tell")
+    ):
         anyio.run(functools.partial(_drive, namespace))
     assert emulator.journal or "test_my_code" in namespace
 

@@ -34,7 +34,9 @@ from ._http import normalize_origin
 
 E = TypeVar("E", bound=EmulatorBase)
 
-INSTALL_HINT: Final = "The emulator server needs uvicorn: pip install 'a1art-async[server]'"
+INSTALL_HINT: Final = (
+    "The emulator server needs uvicorn: run pip install -e '.[server]' in the project directory"
+)
 
 STOPPED: Final = 0
 """Exit status after SIGTERM."""
