@@ -1,5 +1,6 @@
 """
-An async web service on a1art_async, with Starlette (``pip install -e '.[examples]'`` in the project directory).
+An async web service on a1art_async, with Starlette (``pip install -e '.[examples]'`` in
+the project directory).
 
     POST /generate          form fields: image (a file), prompt, style, aspect
                             waits for the result up to WAIT_SECONDS: 200 with the result
