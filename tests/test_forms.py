@@ -182,3 +182,13 @@ def test_estimates_follow_the_charging_rules(app: a1.App, count: int, low: int, 
         estimate.credits,
         int(estimate),
     )
+
+
+def test_the_first_real_problem_is_named_first() -> None:
+    """
+    With the image, the style and the aspect all missing, the error names the image:
+    the forms are checked in the order a user fills them.
+    """
+    with pytest.raises(a1.ValidationError) as caught:
+        plan(FORM_APP, prompt="a cat")
+    assert "image" == caught.value.field
