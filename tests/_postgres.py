@@ -135,3 +135,37 @@ def database(dsn: str, name: str) -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         connection.execute(f'CREATE DATABASE "{name}"')
     yield dsn.replace("/postgres?", f"/{name}?")
+
+
+def _fixtures() -> tuple[object, object]:
+    import itertools
+
+    import pytest
+
+    numbers = itertools.count()
+
+    @pytest.fixture(scope="session")
+    def postgres_cluster() -> Iterator[str]:
+        """
+        One throwaway cluster for the test session (the module that imports it).
+        """
+        reason = unavailable()
+        if reason is not None:
+            if required():
+                pytest.fail(f"{REQUIRE} is set but {reason}")
+            pytest.skip(reason)
+        with cluster() as dsn:
+            yield dsn
+
+    @pytest.fixture
+    def dsn(postgres_cluster: str) -> Iterator[str]:
+        """
+        A fresh, empty database on the session's cluster.
+        """
+        with database(postgres_cluster, f"t{os.getpid()}_{next(numbers)}") as url:
+            yield url
+
+    return postgres_cluster, dsn
+
+
+postgres_cluster, dsn = _fixtures()

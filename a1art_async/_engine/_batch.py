@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -401,6 +401,13 @@ class Batch:
         self._unfinished += 1
         self._jobs_send.send_nowait(job)
         return key
+
+    def prime(self, records: Iterable[JobRecord]) -> None:
+        """
+        Records the caller already read from a shared journal (a page of them), so
+        that each job's turn needs no read of its own.
+        """
+        self._journal.remember(records)
 
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
         while self._unfinished > 0:
