@@ -45,7 +45,7 @@ _MAX_LEASE: Final = 1000
 
 _LEASE: Final = """
 INSERT INTO a1art_rates AS r (key_hash, rate, tat)
-VALUES (%(key)s, %(initial)s, extract(epoch FROM clock_timestamp()))
+VALUES (%(key)s, %(initial)s, extract(epoch FROM clock_timestamp())::float8)
 ON CONFLICT (key_hash) DO UPDATE SET key_hash = r.key_hash
 RETURNING rate, epoch
 """
@@ -53,7 +53,7 @@ RETURNING rate, epoch
 # One statement: apply the increases this worker saw, probe again after a quiet spell,
 # then grant up to `want` tokens whose times fall before now + ahead.
 _GRANT: Final = """
-WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t),
+WITH now AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t),
 adapted AS (
     SELECT r.key_hash, now.t,
            CASE WHEN NOT %(adaptive)s THEN r.rate
@@ -88,9 +88,9 @@ _REFUSED: Final = """
 UPDATE a1art_rates
    SET epoch = epoch + 1, decreases = decreases + 1, refusals = refusals + 1,
        slow_start = false,
-       last_decrease = extract(epoch FROM clock_timestamp()),
+       last_decrease = extract(epoch FROM clock_timestamp())::float8,
        rate = least(%(ceiling)s, greatest(%(floor)s, least(rate, %(rate)s) * %(decrease)s)),
-       tat = greatest(tat, extract(epoch FROM clock_timestamp()) + %(pause)s)
+       tat = greatest(tat, extract(epoch FROM clock_timestamp())::float8 + %(pause)s)
  WHERE key_hash = %(key)s AND epoch = %(epoch)s
 RETURNING epoch
 """
