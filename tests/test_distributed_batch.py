@@ -89,3 +89,18 @@ def test_distributed_batches_refuse_trio_clearly(dsn: str) -> None:  # noqa: F81
     with pytest.raises(AsyncioOnlyError, match="asyncio only"):
         trio.run(main)
     assert 0 == emulator.generate_calls()
+
+
+def test_the_distributed_package_exports_exactly_its_public_names() -> None:
+    """
+    a1art_async.distributed's __all__ is sorted and names its public attributes only.
+    """
+    import a1art_async.distributed as distributed
+
+    public = {
+        name
+        for name in dir(distributed)
+        if not name.startswith("_") and not isinstance(getattr(distributed, name), type(pytest))
+    }
+    assert sorted(distributed.__all__) == distributed.__all__
+    assert public == set(distributed.__all__)
