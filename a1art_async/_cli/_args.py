@@ -336,4 +336,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     args, extra = parser.parse_known_args(argv)
     if extra and args.handler != "emulator_serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    journal = getattr(args, "journal", None)
+    if args.handler == "batch" and journal and journal.startswith(SHARED_JOURNALS):
+        args.handler = "batch_shared"  # a batch shared by workers (_distributed)
     return args, extra
+
+
+#: ``--journal`` values that name a PostgreSQL journal.
+SHARED_JOURNALS = ("postgresql://", "postgres://")

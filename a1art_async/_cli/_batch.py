@@ -27,8 +27,6 @@ from .._exceptions import A1ArtError, AppError, ValidationError
 from .._generation import GenerateArgs
 from .._models import App
 from ._context import Context
-from ._distributed import batch as distributed_batch
-from ._distributed import is_shared
 from ._exit import ExitCode, UsageError, describe, naming
 from ._fields import COLUMNS
 from ._jobs import BadRow, Job, read_jobs
@@ -291,8 +289,6 @@ async def batch(ctx: Context) -> ExitCode:
     alone, each named by its line and field; the others run.
     """
     args = ctx.args
-    if is_shared(args.journal):
-        return await distributed_batch(ctx)
     if args.batch is not None or args.workers is not None:
         raise UsageError("--batch and --workers need a postgresql:// --journal")
     jobs_file = Path(args.jobs)
