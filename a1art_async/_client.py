@@ -26,7 +26,7 @@ from ._config import (
     Region,
     normalize_origin,
 )
-from ._engine._batch import BatchOptions
+from ._engine._batch import POSTGRES_SCHEMES, BatchOptions
 from ._engine._cost import CostEstimate
 from ._engine._events import Listener
 from ._engine._limiter import RateLimit, TokenSource
@@ -305,13 +305,27 @@ class AsyncClient:
             **options: ``concurrency`` (jobs checked, uploaded and submitted at once),
                 ``journal`` (a SQLite file or a :class:`JournalStore` recording every
                 step, so that running the same batch again resumes it without paying
-                twice), ``download_to`` (save results here as they finish), ``budget``
-                (never submit a job that could take the credits spent over this),
+                twice; a ``postgresql://`` URL with ``batch=NAME`` and ``workers=N``
+                for a batch shared by workers on many machines, see
+                ``a1art_async.distributed``), ``download_to`` (save results here as
+                they finish), ``budget`` (never submit a job that could take the
+                credits spent over this),
                 ``resubmit_unknown`` (submit again jobs whose earlier generate may have
                 been charged) and ``on_event`` (called with every :class:`Event`, each
                 with its job's key; see :meth:`Batch.listening`).
         """
         session = self._session
+        journal = options.get("journal")
+        if (isinstance(journal, str) and journal.startswith(POSTGRES_SCHEMES)) or (
+            type(journal).__name__ == "PostgresJournal"
+        ):
+            # A batch shared by workers (the postgres extra, imported only here).  It
+            # has a local batch's add / async for / summary; construct
+            # a1art_async.distributed.DistributedBatch directly for its exact type.
+            from .distributed._batch import DistributedBatch
+
+            shared = DistributedBatch(self, language=language, **options)  # type: ignore[arg-type]
+            return shared  # type: ignore[return-value]
         return Batch(
             generator=self._generator,
             tasks=self._tasks,

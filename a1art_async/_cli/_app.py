@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enhance": ("_commands", "enhance"),
     "task": ("_commands", "task"),
     "batch": ("_batch", "batch"),
+    # `batch` with a postgresql:// journal (see _args.parse).
+    "batch_shared": ("_distributed", "batch"),
+    "worker": ("_distributed", "worker"),
+    "status": ("_distributed", "status"),
 }
 
 

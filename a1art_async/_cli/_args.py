@@ -238,8 +238,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument(
         "--journal",
-        metavar="FILE",
-        help="the SQLite journal (default: JOBS.journal.sqlite beside the jobs file)",
+        metavar="FILE|DSN",
+        help="the SQLite journal (default: JOBS.journal.sqlite beside the jobs file), or a "
+        "postgresql:// URL: the batch is then shared by workers on many machines",
+    )
+    batch.add_argument(
+        "--batch",
+        metavar="NAME",
+        help="with a postgresql:// journal: the batch's name (default: the jobs file's name)",
+    )
+    batch.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        metavar="N",
+        help="with a postgresql:// journal: shards this process works on at once "
+        "(0: enqueue only; default 1)",
     )
     batch.add_argument("--out", metavar="DIR", help="save result files here as they finish")
     batch.add_argument(
@@ -259,6 +272,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="resubmit jobs whose earlier generate may have been charged",
     )
     batch.add_argument("--language", metavar="LANG", help="read apps in this language")
+
+    worker = command(
+        "worker",
+        "work on the shards of batches in a postgresql:// journal (any machine)",
+        "worker",
+    )
+    worker.add_argument("--journal", required=True, metavar="DSN", help="postgresql:// URL")
+    worker.add_argument("--batch", metavar="NAME", help="this batch only (default: every batch)")
+    worker.add_argument(
+        "--until-done", action="store_true", help="stop once no shard is queued or running"
+    )
+    worker.add_argument(
+        "--shards", type=_positive_int, default=2, metavar="N", help="shards at once (2)"
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="jobs of a shard submitted at once (8)",
+    )
+    worker.add_argument("--out", metavar="DIR", help="save result files here, on this machine")
+    worker.add_argument(
+        "--heartbeat", type=_positive_float, default=2.0, metavar="S", help=argparse.SUPPRESS
+    )
+    worker.add_argument(
+        "--stalled-after",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds without a worker's heartbeat before its shards are queued again (10)",
+    )
+
+    status = command(
+        "status", "a distributed batch's board, from its postgresql:// journal", "status"
+    )
+    status.add_argument("--journal", required=True, metavar="DSN", help="postgresql:// URL")
+    status.add_argument("--batch", required=True, metavar="NAME", help="the batch's name")
 
     emulator = commands.add_parser(
         "emulator", help="the API emulator", description="The API emulator."
@@ -285,4 +336,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     args, extra = parser.parse_known_args(argv)
     if extra and args.handler != "emulator_serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    journal = getattr(args, "journal", None)
+    if args.handler == "batch" and journal and journal.startswith(SHARED_JOURNALS):
+        args.handler = "batch_shared"  # a batch shared by workers (_distributed)
     return args, extra
+
+
+#: ``--journal`` values that name a PostgreSQL journal.
+SHARED_JOURNALS = ("postgresql://", "postgres://")

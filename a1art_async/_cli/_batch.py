@@ -27,7 +27,7 @@ from .._exceptions import A1ArtError, AppError, ValidationError
 from .._generation import GenerateArgs
 from .._models import App
 from ._context import Context
-from ._exit import ExitCode, describe, naming
+from ._exit import ExitCode, UsageError, describe, naming
 from ._fields import COLUMNS
 from ._jobs import BadRow, Job, read_jobs
 from ._local import check_journal, check_out
@@ -338,6 +338,8 @@ async def batch(ctx: Context) -> ExitCode:
     alone, each named by its line and field; the others run.
     """
     args = ctx.args
+    if args.batch is not None or args.workers is not None:
+        raise UsageError("--batch and --workers need a postgresql:// --journal")
     jobs_file = Path(args.jobs)
     job_file = read_jobs(jobs_file)
     journal = journal_path(args.journal, jobs_file)

@@ -15,6 +15,13 @@ Every step that spends or could spend credits is written to the journal first (s
 and route once it is known (or ``answered`` with its result files when the answer was
 the result itself).  Running the same batch again with the same journal skips what
 ended, polls what was submitted, saves what was answered, and never pays twice.
+
+With a journal shared by several processes (a :class:`SharedJournalStore`), every one
+of these writes is a compare-and-set transition from the states the step may leave:
+``pending -> submitting`` happens only if the job is still pending (or unknown, when
+resubmitting), so at most one process anywhere sends a job's paid request; a job whose
+transition another process won ends here as held elsewhere (counted as skipped), and
+the credit budget is the store's, reserved with the move into ``submitting``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +54,15 @@ from ._errors import (
 from ._events import Event, EventKind, Listener, Listeners
 from ._group import OwnedGroup
 from ._handles import JobHandle
-from ._journal import JobRecord, JobState, Journal, JournalStore, MemoryJournal, SQLiteJournal
+from ._journal import (
+    JobRecord,
+    JobState,
+    Journal,
+    JournalStore,
+    MemoryJournal,
+    SharedJournalStore,
+    SQLiteJournal,
+)
 from ._limiter import Priority, request_priority
 from ._logging import logger
 from ._retry import RetryPolicy, SpendGuard
@@ -129,8 +144,13 @@ class BatchOptions(TypedDict, total=False):
         concurrency: Jobs checked, prepared and submitted at once (waiting takes no
             slot).
         journal: A SQLite file path, a ``postgresql://`` URL (with the ``postgres``
-            extra), or a :class:`JournalStore`: every step recorded, so that running
-            the same batch again resumes it without paying twice.
+            extra: the batch is then shared by every worker on that database, see
+            ``a1art_async.distributed``), or a store: every step recorded, so that
+            running the same batch again resumes it without paying twice.
+        batch: With a ``postgresql://`` journal: the batch's name in it.
+        workers: With a ``postgresql://`` journal: shards this process works on at
+            once besides enqueuing them (0: enqueue only, other processes run
+            ``run_worker``).
         download_to: Save results here as they finish.
         budget: Never submit a job that could take the credits spent over this.
         resubmit_unknown: Submit again jobs whose earlier paid request may have been
@@ -140,7 +160,9 @@ class BatchOptions(TypedDict, total=False):
     """
 
     concurrency: int
-    journal: str | os.PathLike[str] | JournalStore | None
+    journal: str | os.PathLike[str] | JournalStore | SharedJournalStore | None
+    batch: str
+    workers: int
     download_to: str | os.PathLike[str] | None
     budget: int | None
     resubmit_unknown: bool
@@ -213,6 +235,13 @@ class OutcomeUnknownFromJournal(OutcomeUnknown):
         self.cause: Any = None
 
 
+class JobHeldElsewhere(A1ArtError):
+    """
+    Another process sharing the journal holds this job (it claimed it first, or ended
+    it): this one sent nothing for it.
+    """
+
+
 class Batch:
     """
     Runs :class:`Job` s: a provider's client makes one with ``client.batch(...)``.
@@ -232,12 +261,19 @@ class Batch:
         retry: RetryPolicy,
         listeners: Listeners,
         concurrency: int = 8,
-        journal: str | os.PathLike[str] | JournalStore | None = None,
+        journal: str | os.PathLike[str] | JournalStore | SharedJournalStore | None = None,
         download_to: str | os.PathLike[str] | None = None,
         budget: int | None = None,
         resubmit_unknown: bool = False,
         on_event: Listener | None = None,
+        batch: str | None = None,
+        workers: int | None = None,
     ) -> None:
+        if batch is not None or workers is not None:
+            name = "batch" if batch is not None else "workers"
+            raise ValidationError(
+                name, "applies to a postgresql:// journal only (a batch shared by workers)"
+            )
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency", f"must be a positive integer, got {concurrency!r}")
         if budget is not None and (
@@ -249,6 +285,10 @@ class Batch:
         self._client_listeners = listeners
         self._concurrency = concurrency
         self._journal = Journal(open_journal(journal))
+        if budget is not None and self._journal.shared:
+            raise ValidationError(
+                "budget", "a shared journal keeps the batch's budget: set it there"
+            )
         self._download_to = None if download_to is None else Path(download_to)
         self._budget = budget
         self._resubmit_unknown = resubmit_unknown
@@ -361,6 +401,13 @@ class Batch:
         self._jobs_send.send_nowait(job)
         return key
 
+    def prime(self, records: Iterable[JobRecord]) -> None:
+        """
+        Records the caller already read from a shared journal (a page of them), so
+        that each job's turn needs no read of its own.
+        """
+        self._journal.remember(records)
+
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
         while self._unfinished > 0:
             outcome = await self._out_receive.receive()
@@ -427,6 +474,7 @@ class Batch:
             self._counts[outcome.state.value if outcome.state.is_final else "failed"] += 1
         if outcome.task_id is not None:
             self._keys_of.pop(outcome.task_id, None)
+        self._journal.forget(outcome.key)
         if self._listeners:
             kind = _FINAL_EVENT.get(outcome.state, EventKind.FAILED)
             self._listeners.emit(
@@ -444,10 +492,26 @@ class Batch:
 
     # One job -------------------------------------------------------------------------
 
-    async def _record(self, key: str, state: JobState, **fields: Any) -> JobRecord:
+    async def _move(
+        self, key: str, state: JobState, expect: Collection[JobState | None], **fields: Any
+    ) -> JobRecord | None:
+        """
+        Record a step the job may take only from the *expect* states; ``None`` when a
+        shared journal says another process moved it first (a local journal always
+        records it).
+        """
         record = JobRecord(key=key, state=state, **fields)
-        await self._journal.write(record)
-        return record
+        return record if await self._journal.write(record, expect) else None
+
+    def _held(self, key: str) -> None:
+        self._emit(
+            BatchOutcome(
+                key,
+                JobState.FAILED,
+                error=JobHeldElsewhere(f"job {key} is held by another worker"),
+                from_journal=True,
+            )
+        )
 
     async def _worker(self) -> None:
         async for job in self._jobs_receive:
@@ -458,7 +522,7 @@ class Batch:
                 self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
 
     async def _run(self, job: Job) -> None:
-        record = self._journal.get(job.key)
+        record = await self._journal.lookup(job.key)
         state = None if record is None else record.state
         if record is not None and state in (JobState.DONE, JobState.FAILED):
             self._emit(
@@ -485,12 +549,17 @@ class Batch:
         unanswered = (JobState.SUBMITTING, JobState.UNKNOWN)
         if record is not None and state in unanswered and not self._resubmit_unknown:
             if state is JobState.SUBMITTING:
-                record = await self._record(
+                moved = await self._move(
                     job.key,
                     JobState.UNKNOWN,
+                    (JobState.SUBMITTING,),
                     cost=record.cost,
                     error="the process stopped after sending the paid request",
                 )
+                if moved is None:
+                    self._held(job.key)
+                    return
+                record = moved
             self._emit(
                 BatchOutcome(
                     job.key,
@@ -525,8 +594,18 @@ class Batch:
         except OutcomeUnknown as error:
             self._counts["spent"] += cost
             self._counts["spent_low"] += estimate.low
-            await self._record(job.key, JobState.UNKNOWN, cost=cost, error=_describe(error))
+            await self._move(job.key, JobState.UNKNOWN, _SENT, cost=cost, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.UNKNOWN, error=error, cost=cost))
+            return
+        except JobHeldElsewhere:
+            # Another process claimed it between our read and our claim: it pays.
+            self._committed -= cost
+            self._held(job.key)
+            return
+        except BudgetExceededError as error:
+            # The shared budget refused the claim: the job stays pending, nothing sent.
+            self._committed -= cost
+            self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
             return
         except A1ArtError as error:
             # A failed upload, a definitive rejection, a redirect, or a request that never
@@ -541,9 +620,12 @@ class Batch:
             # The answer was the result itself: record its files before saving them.
             await self._answered(job, handle, cost)
             return
-        await self._record(
+        # From `unknown` too: another process may have given up on our claim while the
+        # answer was on its way; the task id is the better truth.
+        await self._move(
             job.key,
             JobState.SUBMITTED,
+            _SENT,
             task_id=handle.task_id,
             cost=cost,
             route=handle.route,
@@ -562,8 +644,8 @@ class Batch:
         files = list(job.files(result))
         urls = tuple(file.url for file in files if file.url is not None)
         if len(urls) == len(files):
-            await self._record(
-                job.key, JobState.ANSWERED, task_id=handle.task_id, files=urls, cost=cost
+            await self._move(
+                job.key, JobState.ANSWERED, _SENT, task_id=handle.task_id, files=urls, cost=cost
             )
         await self._save_and_end(job, handle.task_id, result, files, cost)
 
@@ -575,15 +657,20 @@ class Batch:
         refused argument, an unknown app) under the same key.  Nothing was paid for it,
         so nothing is lost or paid twice by trying again.
         """
-        await self._record(job.key, JobState.PENDING, error=_describe(error))
+        if await self._move(job.key, JobState.PENDING, _UNSENT, error=_describe(error)) is None:
+            self._held(job.key)
+            return
         self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
 
     async def _end_failed(
         self, job: Job, task_id: str | None, error: A1ArtError, cost: int, result: Any = None
     ) -> None:
-        await self._record(
-            job.key, JobState.FAILED, task_id=task_id, cost=cost, error=_describe(error)
+        failed = await self._move(
+            job.key, JobState.FAILED, _ENDING, task_id=task_id, cost=cost, error=_describe(error)
         )
+        if failed is None:
+            self._held(job.key)
+            return
         self._emit(BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost))
 
     async def _finish(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
@@ -622,7 +709,12 @@ class Batch:
                     BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost)
                 )
                 return
-        await self._record(job.key, JobState.DONE, task_id=task_id, files=saved, cost=cost)
+        done = await self._move(
+            job.key, JobState.DONE, _ENDING, task_id=task_id, files=saved, cost=cost
+        )
+        if done is None:
+            self._held(job.key)
+            return
         self._emit(BatchOutcome(job.key, JobState.DONE, task_id, result, saved, cost=cost))
 
     async def _save(self, key: str, files: Sequence[ResultFile]) -> tuple[str, ...]:
@@ -655,11 +747,32 @@ class _JournalGuard:
         self.cost = cost
 
     async def sending(self) -> None:
-        await self.batch._record(self.key, JobState.SUBMITTING, cost=self.cost)
+        """
+        Raises:
+            JobHeldElsewhere: Another process sharing the journal claimed the job.
+            BudgetExceededError: A shared journal's budget refused the credits.
+        """
+        batch = self.batch
+        expect = _CLAIMABLE_AGAIN if batch._resubmit_unknown else _CLAIMABLE
+        claimed = await batch._move(self.key, JobState.SUBMITTING, expect, cost=self.cost)
+        if claimed is None:
+            raise JobHeldElsewhere(f"job {self.key} is held by another worker")
 
     async def unpaid(self) -> None:
-        await self.batch._record(self.key, JobState.PENDING)
+        await self.batch._move(self.key, JobState.PENDING, (JobState.SUBMITTING,))
 
+
+#: The states a job may be claimed from (``None``: no record yet), and with
+#: ``resubmit_unknown``.
+_CLAIMABLE: Final = (None, JobState.PENDING)
+_CLAIMABLE_AGAIN: Final = (None, JobState.PENDING, JobState.UNKNOWN, JobState.SUBMITTING)
+#: The states the answer to our paid request is recorded from (a shared store also
+#: checks that the claim is ours).
+_SENT: Final = (JobState.SUBMITTING, JobState.UNKNOWN)
+#: The states a job that failed before anything was sent leaves.
+_UNSENT: Final = (None, JobState.PENDING, JobState.UNKNOWN)
+#: The states a job ends from.
+_ENDING: Final = (JobState.SUBMITTING, JobState.SUBMITTED, JobState.ANSWERED, JobState.UNKNOWN)
 
 #: The event that announces a job's outcome.
 _FINAL_EVENT: Final = {
@@ -669,15 +782,29 @@ _FINAL_EVENT: Final = {
 }
 
 
-def open_journal(journal: str | os.PathLike[str] | JournalStore | None) -> JournalStore:
+def open_journal(
+    journal: str | os.PathLike[str] | JournalStore | SharedJournalStore | None,
+) -> JournalStore | SharedJournalStore:
     """
     The store a ``journal=`` argument names: in memory, a SQLite file, or as given.
+
+    Raises:
+        ValidationError: A ``postgresql://`` URL: the provider's ``client.batch`` opens
+            those (``a1art_async.distributed``), the engine does not.
     """
     if journal is None:
         return MemoryJournal()
+    if isinstance(journal, str) and journal.startswith(POSTGRES_SCHEMES):
+        raise ValidationError(
+            "journal", "a postgresql:// journal is opened by client.batch (the postgres extra)"
+        )
     if isinstance(journal, str | os.PathLike):
         return SQLiteJournal(journal)
     return journal
+
+
+#: URL prefixes that name a PostgreSQL journal.
+POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
 def _describe(error: BaseException) -> str:

@@ -10,7 +10,12 @@ in ``submitting`` on restart died between sending and recording: it is reported 
 outcome-unknown and not resubmitted unless the caller asks.
 
 Storage sits behind :class:`JournalStore`; :class:`SQLiteJournal` (standard library,
-one durable commit per write) and :class:`MemoryJournal` implement it.
+one durable commit per write) and :class:`MemoryJournal` implement it.  A journal shared
+by several processes (PostgreSQL, in ``a1art_async.distributed``) implements
+:class:`SharedJournalStore` instead: records are read by key, in pages, never loaded
+whole, and every write is a compare-and-set transition that names the states it may
+leave, so that at most one process anywhere moves a job from ``pending`` to
+``submitting`` and sends its paid request.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Final, Protocol, TypeVar
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import anyio
 import anyio.lowlevel
@@ -106,6 +111,49 @@ class JournalStore(Protocol):
     def close(self) -> None:
         """
         Release the storage.
+        """
+        ...
+
+
+@runtime_checkable
+class SharedJournalStore(Protocol):
+    """
+    A journal several processes share: read by key, written by compare-and-set.
+
+    Its methods are coroutines run on the event loop.  Every write is a transition: it
+    takes effect only if the job's stored state is one of ``expect`` (``None`` standing
+    for a job with no record yet), and says whether it did.  The store adds what the
+    engine does not know about: which process holds a job (a transition out of
+    ``submitting`` succeeds only for the process that moved it in), who wrote each row,
+    and the batch's credit budget, reserved atomically with the move into
+    ``submitting`` and given back with a move from ``submitting`` to ``pending``.
+    """
+
+    async def open(self) -> None:
+        """
+        Connect; nothing is read yet.
+        """
+        ...
+
+    async def fetch(self, keys: Sequence[str]) -> dict[str, JobRecord]:
+        """
+        The records of *keys* that exist, by key (one round trip).
+        """
+        ...
+
+    async def transition(self, record: JobRecord, expect: Collection[JobState | None]) -> bool:
+        """
+        Store *record* if the job's state is one of *expect*; whether it was stored.
+
+        Raises:
+            BudgetExceededError: A move into ``submitting`` would take the batch's
+                credits past its budget; nothing was stored.
+        """
+        ...
+
+    async def close(self) -> None:
+        """
+        Release the connection.
         """
         ...
 
@@ -210,16 +258,33 @@ class SQLiteJournal:
 
 class Journal:
     """
-    The async face of a :class:`JournalStore`: records cached in memory, every write
-    sent to storage in a worker thread before the step it guards goes ahead.
+    The async face of a journal store: records cached in memory, every write sent to
+    storage (in a worker thread, for a :class:`JournalStore` that may block) before the
+    step it guards goes ahead.
+
+    A :class:`SharedJournalStore` is read by key as jobs come (:meth:`lookup`, or
+    :meth:`remember` for records the caller already read), its records are forgotten
+    once their job ends, and its writes are compare-and-set: :meth:`write` says
+    whether the transition took place.  A :class:`JournalStore` is loaded whole on
+    :meth:`open` and written unconditionally, as before.
     """
 
-    def __init__(self, store: JournalStore) -> None:
+    def __init__(self, store: JournalStore | SharedJournalStore) -> None:
         self.store = store
         self._records: dict[str, JobRecord] = {}
         self._lock = anyio.Lock()
+        self._shared: SharedJournalStore | None = (
+            store if isinstance(store, SharedJournalStore) else None
+        )
         # A store that says it never blocks is called on the loop (see MemoryJournal).
         self._inline = getattr(store, "blocking", True) is False
+
+    @property
+    def shared(self) -> bool:
+        """
+        Whether the store is shared by several processes (compare-and-set writes).
+        """
+        return self._shared is not None
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         if self._inline:
@@ -229,32 +294,86 @@ class Journal:
 
     async def open(self) -> None:
         """
-        Read what earlier runs recorded.
+        Read what earlier runs recorded (a shared store: connect only).
         """
+        if self._shared is not None:
+            await self._shared.open()
+            return
+        assert not isinstance(self.store, SharedJournalStore)
         self._records = await self._call(self.store.load)
 
     def get(self, key: str) -> JobRecord | None:
         """
-        The latest record of a job, if any.
+        The latest record of a job, if any (of those read so far, for a shared store).
         """
         return self._records.get(key)
 
+    async def lookup(self, key: str) -> JobRecord | None:
+        """
+        The latest record of a job: from memory, else (a shared store) from storage.
+        """
+        record = self._records.get(key)
+        if record is None and self._shared is not None:
+            record = (await self._shared.fetch([key])).get(key)
+            if record is not None:
+                self._records[key] = record
+        return record
+
+    def remember(self, records: Iterable[JobRecord]) -> None:
+        """
+        Records the caller read from a shared store itself (a page of them, say).
+        """
+        for record in records:
+            self._records[record.key] = record
+
+    def forget(self, key: str) -> None:
+        """
+        The job ended: a shared store's record need not stay in memory.
+        """
+        if self._shared is not None:
+            self._records.pop(key, None)
+
     def records(self) -> dict[str, JobRecord]:
         """
-        Every record, by key.
+        Every record, by key (those read so far, for a shared store).
         """
         return dict(self._records)
 
-    async def write(self, record: JobRecord) -> None:
+    async def write(
+        self, record: JobRecord, expect: Collection[JobState | None] | None = None
+    ) -> bool:
         """
         Record a step durably, then remember it.
+
+        Args:
+            record: The job's new record.
+            expect: The states the job may be in for the step to happen (a shared
+                store checks it in the same statement; a local store, whose one
+                process is the only writer, ignores it).
+
+        Returns:
+            Whether the step was recorded (always, for a local store).
         """
+        if self._shared is not None:
+            # The database orders concurrent transitions; no lock is held across them.
+            if expect is None:
+                expect = (None, *JobState)
+            if not await self._shared.transition(record, expect):
+                return False
+            self._records[record.key] = record
+            return True
+        assert not isinstance(self.store, SharedJournalStore)
         async with self._lock:
             await self._call(self.store.put, record)
             self._records[record.key] = record
+        return True
 
     async def close(self) -> None:
         """
         Release the storage.
         """
+        if self._shared is not None:
+            await self._shared.close()
+            return
+        assert not isinstance(self.store, SharedJournalStore)
         await self._call(self.store.close)

@@ -1,0 +1,115 @@
+"""
+A worker's loop: procrastinate's worker running shards, beside the policy code that
+puts the shards of dead workers back in the queue, until told to stop (or, with
+``until_done``, until no shard of its batches is queued or running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+
+from ._database import Pool
+from ._queue import CONTEXT, make_app, requeue_stalled
+from ._shards import Counters, WorkerContext, queue_of
+
+
+@attrs.frozen
+class WorkerOptions:
+    """
+    How a worker runs.
+
+    Attributes:
+        batch: Work on this batch's shards only (every batch's by default).
+        until_done: Stop once no shard of the batch (of any batch) is queued or running.
+        shards: Shards run at once (each its own engine batch on the one client).
+        concurrency: Jobs of a shard checked, uploaded and submitted at once.
+        download_to: Save results here (a folder on this worker's machine).
+        name: The worker's name in the journal's rows.
+        heartbeat: Seconds between the worker's heartbeats.
+        stalled_after: Seconds without a heartbeat after which a worker is taken for
+            dead and its shards are queued again.
+        poll_interval: Seconds between looks at the queue besides notifications.
+    """
+
+    batch: str | None = None
+    until_done: bool = False
+    shards: int = 2
+    concurrency: int = 8
+    download_to: str | os.PathLike[str] | None = None
+    name: str | None = None
+    heartbeat: float = 2.0
+    stalled_after: float = 10.0
+    poll_interval: float = 1.0
+
+
+async def _busy(pool: Pool, batch: str | None) -> bool:
+    async with pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            " AND (queue_name = %s OR (%s::text IS NULL AND queue_name LIKE 'a1art.%%')))",
+            (None if batch is None else queue_of(batch), batch),
+        )
+        row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
+async def work(
+    pool: Pool,
+    clients: Mapping[str, Any],
+    dsn: str,
+    name: str,
+    options: WorkerOptions,
+    stop: anyio.Event | None = None,
+) -> Counters:
+    """
+    Run shards until *stop* is set, the caller is cancelled, or (``until_done``) the
+    queue is empty; return what this worker did.
+    """
+    app = make_app()
+    queue = None if options.batch is None else queue_of(options.batch)
+    context = WorkerContext(
+        pool=pool,
+        clients=clients,
+        name=name,
+        dsn=dsn,
+        concurrency=options.concurrency,
+        download_to=None if options.download_to is None else Path(options.download_to),
+    )
+    async with app.open_async(pool=pool):
+        task = asyncio.create_task(
+            app.run_worker_async(
+                # None: every queue (procrastinate's own default).
+                queues=None if queue is None else [queue],  # type: ignore[arg-type]
+                concurrency=options.shards,
+                name=name,
+                wait=True,
+                additional_context={CONTEXT: context},
+                install_signal_handlers=False,
+                update_heartbeat_interval=options.heartbeat,
+                stalled_worker_timeout=options.stalled_after,
+                fetch_job_polling_interval=options.poll_interval,
+                abort_job_polling_interval=options.poll_interval,
+            )
+        )
+        try:
+            while not task.done():
+                await requeue_stalled(app, options.stalled_after, queue)
+                if stop is not None and stop.is_set():
+                    break
+                if options.until_done and not await _busy(pool, options.batch):
+                    break
+                await asyncio.wait([task], timeout=options.poll_interval)
+        finally:
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return context.counters

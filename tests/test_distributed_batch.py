@@ -1,0 +1,106 @@
+"""
+A distributed batch in one process: jobs through the PostgreSQL journal, shards through
+procrastinate, results from the journal; and the clear error on trio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from a1art_async import AsyncClient, PollPolicy
+from a1art_async.testing import Emulator, apps
+
+from ._postgres import dsn, postgres_cluster  # noqa: F401 - fixtures
+
+API_KEY = "dist-key-0123456789"
+POLICY = PollPolicy(first_delay=0.02, hint_fraction=0.0, interval=0.02, coalesce=0.005)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _client(emulator: Emulator) -> AsyncClient:
+    return AsyncClient(api_key=API_KEY, transport=emulator.transport(), poll_policy=POLICY)
+
+
+@pytest.mark.anyio
+async def test_every_added_job_ends_once_through_the_journal(dsn: str) -> None:  # noqa: F811
+    """
+    Jobs added to a postgresql:// batch run in shards and each is yielded exactly once.
+    """
+    emulator = Emulator(api_key=API_KEY, balance=1000, time_scale=0.001)
+    async with (
+        _client(emulator) as client,
+        client.batch(journal=dsn, batch="b1", workers=2) as batch,
+    ):
+        for n in range(30):
+            batch.add(
+                apps.TEXT, key=f"k{n}", prompt=f"hill {n}", style="Summer Meadow", aspect="1:1"
+            )
+        outcomes = [outcome async for outcome in batch]
+    assert [f"k{n}" for n in range(30)] == sorted(
+        (o.key for o in outcomes), key=lambda k: int(k[1:])
+    )
+    assert {"done"} == {o.state.value for o in outcomes}
+    assert 30 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+async def test_running_the_same_batch_again_pays_for_nothing(dsn: str) -> None:  # noqa: F811
+    """
+    A second run of a finished batch yields every job from the journal and sends nothing.
+    """
+    emulator = Emulator(api_key=API_KEY, balance=1000, time_scale=0.001)
+    async with _client(emulator) as client:
+        for _ in range(2):
+            async with client.batch(journal=dsn, batch="again", workers=1) as batch:
+                for n in range(5):
+                    batch.add(
+                        apps.TEXT, key=f"k{n}", prompt="sea", style="Summer Meadow", aspect="1:1"
+                    )
+                outcomes: list[Any] = [outcome async for outcome in batch]
+    assert [True] * 5 == [o.from_journal for o in outcomes]
+    assert 5 == emulator.generate_calls()
+
+
+@pytest.fixture
+def trio_backend() -> str:
+    return "trio"
+
+
+def test_distributed_batches_refuse_trio_clearly(dsn: str) -> None:  # noqa: F811
+    """
+    On trio, a distributed batch raises AsyncioOnlyError naming asyncio before any work.
+    """
+    import trio
+
+    from a1art_async.distributed import AsyncioOnlyError
+
+    emulator = Emulator(api_key=API_KEY, balance=10)
+
+    async def main() -> None:
+        async with _client(emulator) as client, client.batch(journal=dsn, batch="t"):
+            pass
+
+    with pytest.raises(AsyncioOnlyError, match="asyncio only"):
+        trio.run(main)
+    assert 0 == emulator.generate_calls()
+
+
+def test_the_distributed_package_exports_exactly_its_public_names() -> None:
+    """
+    a1art_async.distributed's __all__ is sorted and names its public attributes only.
+    """
+    import a1art_async.distributed as distributed
+
+    public = {
+        name
+        for name in dir(distributed)
+        if not name.startswith("_") and not isinstance(getattr(distributed, name), type(pytest))
+    }
+    assert sorted(distributed.__all__) == distributed.__all__
+    assert public == set(distributed.__all__)
