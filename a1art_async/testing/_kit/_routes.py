@@ -39,8 +39,8 @@ class Call:
     Attributes:
         request: The request, body read.
         params: The path template's parameters (``{job_id}`` -> ``params["job_id"]``).
-        key: The API key the emulator found in the request (its ``api_key_of`` hook),
-            already accepted by its ``check_key`` hook; None on routes that need none.
+        key: The API key found in the request (the ``api_key_of`` hook), if any;
+            on a route that needs a key, ``check_key`` has accepted it.
         now: The emulator's time at arrival (see ``EmulatorBase.now``).
     """
 
