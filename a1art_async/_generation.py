@@ -32,12 +32,16 @@ DEFAULT_APP_TTL = 60.0
 class AppCache:
     """
     App details per (app id, language), reused for ``ttl`` seconds of the loop's clock.
+
+    Concurrent lookups of the same app share one request: a batch of many jobs for one
+    app reads its details once, not once per job.
     """
 
     def __init__(self, apps: Apps, ttl: float = DEFAULT_APP_TTL) -> None:
         self._apps = apps
         self.ttl = ttl
         self._entries: dict[tuple[str, str | None], tuple[float, App]] = {}
+        self._pending: dict[tuple[str, str | None], anyio.Event] = {}
 
     async def get(
         self,
@@ -50,13 +54,26 @@ class AppCache:
         The app's details, from the cache unless they are older than ``ttl`` or *fresh*.
         """
         key = (app_id, None if language is None else Language.parse(language).value)
-        now = anyio.current_time()
-        cached = self._entries.get(key)
-        if cached is not None and not fresh and now - cached[0] < self.ttl:
-            return cached[1]
-        app = await self._apps.get(app_id, language=language)
-        self._entries[key] = (now, app)
-        return app
+        while True:
+            now = anyio.current_time()
+            cached = self._entries.get(key)
+            if cached is not None and not fresh and now - cached[0] < self.ttl:
+                return cached[1]
+            pending = self._pending.get(key)
+            if pending is None:
+                break
+            # Another task is reading it: wait for that answer (or its failure), then
+            # look again.  A fresh read wants an answer newer than it asked for.
+            await pending.wait()
+            fresh = fresh and self._entries.get(key, (now, None))[0] < now
+        done = self._pending[key] = anyio.Event()
+        try:
+            app = await self._apps.get(app_id, language=language)
+            self._entries[key] = (now, app)
+            return app
+        finally:
+            del self._pending[key]
+            done.set()
 
     def forget(self, app_id: str) -> None:
         """

@@ -95,6 +95,10 @@ class Cell:
     shows: str | None = None
     #: Over loopback HTTP only when it finishes in real seconds (no stuck tasks).
     http: bool = True
+    #: Read every app's details into the client's cache before the faults start, so
+    #: that every job plans with the same version: a cell about republishing then meets
+    #: 324013 whatever order the jobs run in.
+    warm_apps: bool = False
 
 
 _ELSEWHERE: Final = "https://elsewhere.example"
@@ -117,7 +121,7 @@ SINGLE: Final = (
         {"latency": TIMEOUT + 2, "endpoints": ["generate", "optimize"]},
         shows="GenerationOutcomeUnknown",
     ),
-    Cell("version_bump", {"version_bump_after": 1}, shows="code 324013"),
+    Cell("version_bump", {"version_bump_after": 1}, shows="code 324013", warm_apps=True),
     Cell("task_failure", {"task_failure_rate": 0.3}, shows="TaskFailedError"),
     Cell("task_stuck", {"task_stuck_rate": 0.3}, shows="TaskTimeoutError", http=False),
     Cell("task_queue", {"task_concurrency": 2}),
@@ -682,9 +686,6 @@ async def run_cell(
     """
     workload = make_jobs(jobs)
     estimates = await estimate(target, workload)
-    before = len(await target.journal())
-    charged_before = await target.charged()
-    await target.set_faults(cell.knobs)
     client = a1.AsyncClient(
         api_key=target.api_key,
         base_url=target.base_url,
@@ -693,6 +694,12 @@ async def run_cell(
         retry=RETRY,
         poll_policy=poll_policy,
     )
+    if cell.warm_apps:
+        for app_id in sorted({job.app for job in workload if job.app is not None}):
+            await client.app_cache.get(app_id, None)
+    before = len(await target.journal())
+    charged_before = await target.charged()
+    await target.set_faults(cell.knobs)
     results: list[Result] = []
     kept: list[object] = [client]
     # In process the clock is virtual; over loopback HTTP it is real.

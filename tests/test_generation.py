@@ -270,3 +270,17 @@ async def test_saved_results_follow_the_umask(tmp_path: Path, umask: int) -> Non
     finally:
         os.umask(previous)
     assert 0o666 & ~umask == stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_concurrent_lookups_of_one_app_share_one_request(
+    client: a1.AsyncClient, emulator: Emulator
+) -> None:
+    """
+    A batch of six jobs for one app reads the app's details once, not once per job.
+    """
+    async with client, client.batch(concurrency=6) as batch:
+        for n in range(6):
+            batch.add(apps.TEXT, key=f"j{n}", prompt=f"sea {n}", style="Seaside Town", aspect="1:1")
+        outcomes = [outcome async for outcome in batch]
+    assert all(outcome.ok for outcome in outcomes)
+    assert 1 == _endpoints(emulator).count("apps")
