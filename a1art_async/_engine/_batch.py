@@ -15,6 +15,12 @@ Every step that spends or could spend credits is written to the journal first (s
 and route once it is known (or ``answered`` with its result files when the answer was
 the result itself).  Running the same batch again with the same journal skips what
 ended, polls what was submitted, saves what was answered, and never pays twice.
+
+A job may run *after* another job of the batch (an akool button press on an image that
+an earlier row generates): it names that job's key in an ``after`` attribute and is held,
+without taking a worker slot, until that job's outcome is out; then ``follow(outcome)``
+is called and it runs like any other.  If that job does not end done, the held job ends
+failed (:class:`PrerequisiteFailedError`) and stays pending in the journal.
 """
 
 from __future__ import annotations
@@ -122,6 +128,26 @@ class Job(Protocol):
         ...
 
 
+class DependentJob(Job, Protocol):
+    """
+    A job that runs after another job of its batch (see the module's docstring); the
+    batch recognises one by its ``after`` attribute.
+    """
+
+    @property
+    def after(self) -> str:
+        """
+        The key of the job whose outcome this one needs.
+        """
+        ...
+
+    def follow(self, outcome: BatchOutcome) -> None:
+        """
+        That job's outcome (done), before this job is checked.
+        """
+        ...
+
+
 class BatchOptions(TypedDict, total=False):
     """
     How a batch runs; the keyword arguments of ``client.batch`` (every provider's).
@@ -202,6 +228,13 @@ class BatchSummary:
     credits_low: int = 0
 
 
+class PrerequisiteFailedError(A1ArtError):
+    """
+    A job was not run because the job it runs after (``after``) did not end done, or
+    was never added to the batch; it stays pending in the journal.
+    """
+
+
 class OutcomeUnknownFromJournal(OutcomeUnknown):
     """
     An earlier run sent this job's paid request and stopped before recording the
@@ -261,6 +294,11 @@ class Batch:
         self._stop_listening: Callable[[], None] | None = None
         self._keys: set[str] = set()
         self._unfinished = 0
+        # Jobs added and not yet ended; jobs held for another's outcome, by that key;
+        # outcomes by key, for the jobs that run after them.
+        self._open = 0
+        self._held: dict[str, list[anyio.Event]] = {}
+        self._ended: dict[str, BatchOutcome] = {}
         self._committed = 0
         self._counts = dict.fromkeys(
             ("done", "failed", "unknown", "skipped", "spent", "spent_low"), 0
@@ -359,11 +397,18 @@ class Batch:
             raise ValidationError("key", f"job key {key!r} was added twice")
         self._keys.add(key)
         self._unfinished += 1
-        self._jobs_send.send_nowait(job)
+        self._open += 1
+        after = getattr(job, "after", None)
+        if after is None:
+            self._jobs_send.send_nowait(job)
+        else:
+            # Its own sender: the workers run until every held job has been queued.
+            self._group.group.start_soon(self._hold, job, after, self._jobs_send.clone())
         return key
 
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
         while self._unfinished > 0:
+            self._release_orphans()
             outcome = await self._out_receive.receive()
             self._unfinished -= 1
             yield outcome
@@ -419,6 +464,10 @@ class Batch:
             self._listeners.emit(Event(EventKind.SUBMITTED, task_id, key=key))
 
     def _emit(self, outcome: BatchOutcome) -> None:
+        self._open -= 1
+        self._ended[outcome.key] = outcome
+        for event in self._held.pop(outcome.key, ()):
+            event.set()
         if outcome.from_journal and outcome.state is not JobState.UNKNOWN:
             self._counts["skipped"] += 1
         else:
@@ -435,6 +484,51 @@ class Batch:
         self._out_send.send_nowait(outcome)
 
     # One job -------------------------------------------------------------------------
+
+    # Jobs that run after another --------------------------------------------------------
+
+    async def _hold(self, job: Job, after: str, sender: MemoryObjectSendStream[Job]) -> None:
+        """
+        Queue *job* once the job it runs after has ended done (at once when its own
+        journal record shows it went further than pending in an earlier run).
+        """
+        with sender:
+            record = self._journal.get(job.key)
+            if record is None or record.state is JobState.PENDING:
+                outcome = self._ended.get(after)
+                if outcome is None:
+                    event = anyio.Event()
+                    self._held.setdefault(after, []).append(event)
+                    await event.wait()
+                    outcome = self._ended.get(after)
+                if outcome is None or not outcome.ok:
+                    if outcome is not None:
+                        why = f"ended {outcome.state}"
+                    elif after in self._keys:
+                        why = "never ended (the jobs wait for each other)"
+                    else:
+                        why = "was never added"
+                    error = PrerequisiteFailedError(
+                        f"job {job.key} runs after {after}, which {why}"
+                    )
+                    await self._record(job.key, JobState.PENDING, error=_describe(error))
+                    self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+                    return
+                job.follow(outcome)  # type: ignore[attr-defined]  # a DependentJob
+            sender.send_nowait(job)
+
+    def _release_orphans(self) -> None:
+        """
+        When every unfinished job is held (for a key no job of the batch has, or in a
+        cycle), none can ever run: end them (the caller iterates; nothing else is coming).
+        """
+        waiting = sum(len(events) for events in self._held.values())
+        if not waiting or waiting != self._open:
+            return
+        held, self._held = self._held, {}
+        for events in held.values():
+            for event in events:
+                event.set()
 
     async def _record(self, key: str, state: JobState, **fields: Any) -> JobRecord:
         record = JobRecord(key=key, state=state, **fields)
