@@ -272,12 +272,13 @@ class _WebhookApp:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _answer(send, 413, {"error": "the body is too large for a webhook"})
-                return
-            chunks.append(chunk)
+            if size <= MAX_BODY_BYTES:
+                chunks.append(chunk)
             if not message.get("more_body"):
                 break
+        if size > MAX_BODY_BYTES:  # read to the end (and dropped), then refused
+            await _answer(send, 413, {"error": "the body is too large for a webhook"})
+            return
         try:
             event = await self._webhooks.deliver(b"".join(chunks))
         except WebhookError as error:

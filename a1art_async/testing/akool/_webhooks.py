@@ -58,7 +58,7 @@ Kind = Literal["real", "duplicate", "forged"]
 
 _RETRIES: Final = 2
 _RETRY_AFTER: Final = 5.0
-_FORGERY_KEY: Final = "not-the-key-of-this-user!"  # 24 bytes, like a real one
+_FORGERY_KEY: Final = "not-the-key-of-the-user!"  # 24 bytes, like a real one
 
 
 @attrs.frozen
