@@ -44,8 +44,8 @@ from ._models import PressRequest as PressRequest
 from ._webhooks import WebhookEvent as WebhookEvent
 
 __all__ = [
-    "API_ERRORS",
     "APIError",
+    "API_ERRORS",
     "AccountBannedError",
     "AsyncClient",
     "AuthenticationError",
