@@ -334,3 +334,21 @@ async def test_downloads_carry_no_key_and_the_key_is_never_shown(
     files = [entry for entry in emulator.journal if entry.endpoint == "file"]
     assert [None] == [entry.key for entry in files]
     assert all(emulator.api_key not in text for text in [*shown, caplog.text])
+
+
+async def test_a_redirect_is_not_followed_and_a_token_is_never_shown(emulator: Emulator) -> None:
+    """
+    A redirect to another origin raises UnexpectedRedirectError without following it, so
+    neither key nor token reaches that origin; the token shows in no repr or error.
+    """
+    from a1art_async import UnexpectedRedirectError
+
+    token = emulator.issue_token()
+    emulator.faults.redirect_to = "https://elsewhere.example"
+    async with make_client(emulator, token=token) as client:
+        with pytest.raises(UnexpectedRedirectError) as redirected:
+            await client.images.create("go elsewhere")
+        shown = [repr(client), str(redirected.value), repr(client.images.track("a"))]
+    assert [] == [entry for entry in emulator.journal if entry.origin != emulator.api_origin]
+    assert 0 == emulator.charged()
+    assert all(token not in text and emulator.api_key not in text for text in shown)

@@ -51,6 +51,7 @@ class Host(Protocol):
 
     def epoch_ms(self, when: float) -> float: ...
 
+
 Receiver = Callable[[str, bytes], Awaitable[int]]
 """Delivers a body to a URL and returns the HTTP status it was answered with."""
 
