@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import anyio
+import attrs
 import httpx
 import pytest
 
@@ -173,7 +174,9 @@ async def _run(
     image completed.
     """
     lags: list[float] = []
-    client = make_client(emulator, webhook_url=HOOK)
+    # Without jitter, a seeded emulator makes every run's timing the same.
+    exact = attrs.evolve(akool._config.WEBHOOK_POLL_POLICY, jitter=0.0)
+    client = make_client(emulator, webhook_url=HOOK, poll_policy=exact)
     async with client:
         transport = httpx.ASGITransport(client.webhooks.asgi())
         handles = [await client.images.create(f"hooked {n}") for n in range(count)]
@@ -207,7 +210,7 @@ async def test_a_webhook_cuts_the_lag_to_about_one_round_trip() -> None:
     hooked = Emulator(seed=8)
     hooked.faults.latency = 0.2
     lags, client = await _run(hooked)
-    assert akool._config.WEBHOOK_POLL_POLICY == client.poll_policy
+    assert akool._config.WEBHOOK_POLL_POLICY.interval == client.poll_policy.interval
     assert max(lags) <= 0.5
     silent = Emulator(seed=8)
     silent.faults.latency = 0.2
@@ -259,3 +262,18 @@ async def test_a_webhook_for_an_image_nobody_waits_for_sends_nothing() -> None:
         event = await client.webhooks.deliver(body)
     assert (handle.task_id, akool.ImageStatus.PROCESSING) == (event.id, event.status)
     assert before == len(emulator.journal)
+
+
+def test_a_client_with_a_webhook_url_polls_slower_but_still_polls() -> None:
+    """
+    With a webhook URL the default policy is the slower webhook one, which still polls
+    (no deadline-free, poll-free wait); without, the default one.
+    """
+    emulator = Emulator()
+    hooked = make_client(emulator, webhook_url=HOOK).poll_policy
+    plain = make_client(emulator).poll_policy
+    assert (akool._config.WEBHOOK_POLL_POLICY, akool._config.DEFAULT_POLL_POLICY) == (
+        hooked,
+        plain,
+    )
+    assert plain.interval < hooked.interval <= hooked.max_interval < float("inf")
