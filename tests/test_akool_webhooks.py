@@ -266,8 +266,8 @@ async def test_a_webhook_for_an_image_nobody_waits_for_sends_nothing() -> None:
 
 def test_a_client_with_a_webhook_url_polls_slower_but_still_polls() -> None:
     """
-    With a webhook URL the default policy is the slower webhook one, which still polls
-    (no deadline-free, poll-free wait); without, the default one.
+    With a webhook URL the default policy is the slower webhook one, whose gaps are
+    longer but bounded, so it never stops polling; without one, the default policy.
     """
     emulator = Emulator()
     hooked = make_client(emulator, webhook_url=HOOK).poll_policy
