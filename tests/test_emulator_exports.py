@@ -27,6 +27,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "TaskRecord",
         "UploadRecord",
         "VirtualTimeEventLoop",
+        "akool",
         "apps",
         "jpeg_bytes",
         "mp4_bytes",

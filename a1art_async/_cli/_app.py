@@ -24,8 +24,8 @@ from ._serve import serve
 
 Command = Callable[[Context], Awaitable[ExitCode]]
 
-#: Each command's module and function, imported when it runs (the demo's emulator is
-#: not loaded for the other commands).
+#: Each command's module (in this package, or a full module path) and function, imported
+#: when it runs (the demo's emulator is not loaded for the other commands).
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("_demo", "demo"),
     "apps_show": ("_commands", "apps_show"),
@@ -38,12 +38,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch_shared": ("_distributed", "batch"),
     "worker": ("_distributed", "worker"),
     "status": ("_distributed", "status"),
+    "akool_create": ("a1art_async.akool._cli", "create"),
+    "akool_press": ("a1art_async.akool._cli", "press"),
+    "akool_get": ("a1art_async.akool._cli", "get"),
 }
 
 
 def _command(handler: str) -> Command:
     module, name = COMMANDS[handler]
-    return cast(Command, getattr(importlib.import_module(f"{__package__}.{module}"), name))
+    path = module if "." in module else f"{__package__}.{module}"  # full paths as given
+    return cast(Command, getattr(importlib.import_module(path), name))
 
 
 def _leaf(error: BaseException) -> BaseException:

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from .._version import __version__
+from ..akool._cli import add_commands as add_akool_commands
 from ._exit import UsageError
 
 DESCRIPTION = """\
@@ -310,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--journal", required=True, metavar="DSN", help="postgresql:// URL")
     status.add_argument("--batch", required=True, metavar="NAME", help="the batch's name")
+
+    add_akool_commands(commands, common)
 
     emulator = commands.add_parser(
         "emulator", help="the API emulator", description="The API emulator."

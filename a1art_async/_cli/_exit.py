@@ -28,9 +28,9 @@ import enum
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .._engine._errors import APIError
 from .._exceptions import (
     A1ArtError,
-    APIError,
     DownloadError,
     GenerationOutcomeUnknown,
     TaskFailedError,
@@ -134,10 +134,10 @@ def describe(error: BaseException, names: Mapping[str, str] | None = None) -> st
         return f"{error.context}: {describe(error.error, names)}"
     if isinstance(error, ValidationError):
         text = validation_text(error, names)
-    elif isinstance(error, APIError):
-        text = f"API error {error.code}: {error.msg or '(no message)'}"
-        if error.msg_cn:
-            text += f" / {error.msg_cn}"
+    elif isinstance(error, APIError):  # every API's (a1.art's have msg_cn too)
+        text = f"API error {error.code}: {getattr(error, 'msg', error.message) or '(no message)'}"
+        if getattr(error, "msg_cn", ""):
+            text += f" / {error.msg_cn}"  # type: ignore[attr-defined]
     elif isinstance(error, A1ArtError | UsageError):
         text = str(error)
     elif isinstance(error, OSError) and error.filename is not None:
@@ -159,5 +159,9 @@ def error_json(error: BaseException, names: Mapping[str, str] | None = None) -> 
         "exit_code": int(exit_code(error)),
     }
     if isinstance(inner, APIError):
-        body.update(code=inner.code, msg=inner.msg, msg_cn=inner.msg_cn)
+        body.update(
+            code=inner.code,
+            msg=getattr(inner, "msg", inner.message),
+            msg_cn=getattr(inner, "msg_cn", ""),
+        )
     return body

@@ -24,7 +24,7 @@ import shlex
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -39,10 +39,22 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import argparse
 
-    from .._handles import TaskHandle
+
+class Resumable(Protocol):
+    """
+    A submitted job the user must not lose: its id, and a token that resumes its wait
+    (an a1.art ``TaskHandle``, an akool ``ImageHandle``).
+    """
+
+    task_id: str
+
+    def to_token(self) -> str: ...
 
 
-def resume_command(args: argparse.Namespace, handle: TaskHandle) -> str:
+R = TypeVar("R", bound=Resumable)
+
+
+def resume_command(args: argparse.Namespace, handle: Resumable) -> str:
     """
     The command that waits for *handle*'s task again, from any shell: its token, and the
     options that decide where it is asked and where its results go.
@@ -75,7 +87,9 @@ class Interrupts:
 
     def __init__(self) -> None:
         self._scope: anyio.CancelScope | None = None
-        self.task: TaskHandle | None = None
+        self.task: Resumable | None = None
+        #: The command that resumes the wait for :attr:`task` (each API has its own).
+        self.resume: Callable[[argparse.Namespace, Resumable], str] = resume_command
         self.credits: CostEstimate | None = None
         self.abandoned = False
         self.reported = False
@@ -123,7 +137,7 @@ class Interrupts:
                 if self._signals >= 2:
                     return
 
-    def follow(self, handle: TaskHandle, credits: CostEstimate | None = None) -> None:
+    def follow(self, handle: Resumable, credits: CostEstimate | None = None) -> None:
         """
         Remember the task the command is about, to name it if the command is stopped.
         """
@@ -132,11 +146,11 @@ class Interrupts:
 
     async def submit(
         self,
-        send: Callable[[], Awaitable[TaskHandle]],
+        send: Callable[[], Awaitable[R]],
         *,
         credits: CostEstimate | None,
         listening: Callable[[Listener], AbstractContextManager[None]],
-    ) -> TaskHandle:
+    ) -> R:
         """
         Run *send* (a generate or enhance submission) so that an interrupt never loses
         the task it creates.
@@ -172,7 +186,7 @@ class Interrupts:
                 if not sent:
                     shield.cancel()
 
-        handle: TaskHandle | None = None
+        handle: R | None = None
         failure: Exception | None = None
         self._shield = shield
         try:
@@ -207,7 +221,7 @@ class Interrupts:
             cost = "" if self.credits is None else f", {self.credits} credits"
             return [
                 f"a1art: interrupted; task {self.task.task_id} goes on{cost}",
-                f"resume: {resume_command(args, self.task)}",
+                f"resume: {self.resume(args, self.task)}",
             ]
         if self.abandoned:
             return [
@@ -231,7 +245,7 @@ class Interrupts:
             body.update(
                 task_id=self.task.task_id,
                 token=self.task.to_token(),
-                resume=resume_command(args, self.task),
+                resume=self.resume(args, self.task),
             )
             if self.credits is not None:
                 body["credits"] = self.credits.high

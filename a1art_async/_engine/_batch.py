@@ -22,6 +22,12 @@ of these writes is a compare-and-set transition from the states the step may lea
 resubmitting), so at most one process anywhere sends a job's paid request; a job whose
 transition another process won ends here as held elsewhere (counted as skipped), and
 the credit budget is the store's, reserved with the move into ``submitting``.
+
+A job may run *after* another job of the batch (an akool button press on an image that
+an earlier row generates): it names that job's key in an ``after`` attribute and is held,
+without taking a worker slot, until that job's outcome is out; then ``follow(outcome)``
+is called and it runs like any other.  If that job does not end done, the held job ends
+failed (:class:`PrerequisiteFailedError`) and stays pending in the journal.
 """
 
 from __future__ import annotations
@@ -136,6 +142,26 @@ class Job(Protocol):
         ...
 
 
+class DependentJob(Job, Protocol):
+    """
+    A job that runs after another job of its batch (see the module's docstring); the
+    batch recognises one by its ``after`` attribute.
+    """
+
+    @property
+    def after(self) -> str:
+        """
+        The key of the job whose outcome this one needs.
+        """
+        ...
+
+    def follow(self, outcome: BatchOutcome) -> None:
+        """
+        That job's outcome (done), before this job is checked.
+        """
+        ...
+
+
 class BatchOptions(TypedDict, total=False):
     """
     How a batch runs; the keyword arguments of ``client.batch`` (every provider's).
@@ -223,6 +249,13 @@ class BatchSummary:
     credits_low: int = 0
 
 
+class PrerequisiteFailedError(A1ArtError):
+    """
+    A job was not run because the job it runs after (``after``) did not end done, or
+    was never added to the batch; it stays pending in the journal.
+    """
+
+
 class OutcomeUnknownFromJournal(OutcomeUnknown):
     """
     An earlier run sent this job's paid request and stopped before recording the
@@ -300,6 +333,12 @@ class Batch:
         self._stop_listening: Callable[[], None] | None = None
         self._keys: set[str] = set()
         self._unfinished = 0
+        # Jobs added and not yet ended; jobs held for another's outcome, by that key;
+        # outcomes by key, for the jobs that run after them.
+        self._open = 0
+        # Jobs held until the job they run after ends, by that job's key.
+        self._after_waiters: dict[str, list[anyio.Event]] = {}
+        self._ended: dict[str, BatchOutcome] = {}
         self._committed = 0
         self._counts = dict.fromkeys(
             ("done", "failed", "unknown", "skipped", "spent", "spent_low"), 0
@@ -398,7 +437,13 @@ class Batch:
             raise ValidationError("key", f"job key {key!r} was added twice")
         self._keys.add(key)
         self._unfinished += 1
-        self._jobs_send.send_nowait(job)
+        self._open += 1
+        after = getattr(job, "after", None)
+        if after is None:
+            self._jobs_send.send_nowait(job)
+        else:
+            # Its own sender: the workers run until every held job has been queued.
+            self._group.group.start_soon(self._hold, job, after, self._jobs_send.clone())
         return key
 
     def prime(self, records: Iterable[JobRecord]) -> None:
@@ -410,6 +455,7 @@ class Batch:
 
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
         while self._unfinished > 0:
+            self._release_orphans()
             outcome = await self._out_receive.receive()
             self._unfinished -= 1
             yield outcome
@@ -468,6 +514,10 @@ class Batch:
             self._listeners.emit(event)
 
     def _emit(self, outcome: BatchOutcome) -> None:
+        self._open -= 1
+        self._ended[outcome.key] = outcome
+        for event in self._after_waiters.pop(outcome.key, ()):
+            event.set()
         if outcome.from_journal and outcome.state is not JobState.UNKNOWN:
             self._counts["skipped"] += 1
         else:
@@ -491,6 +541,56 @@ class Batch:
         self._out_send.send_nowait(outcome)
 
     # One job -------------------------------------------------------------------------
+
+    # Jobs that run after another --------------------------------------------------------
+
+    async def _hold(self, job: Job, after: str, sender: MemoryObjectSendStream[Job]) -> None:
+        """
+        Queue *job* once the job it runs after has ended done (at once when its own
+        journal record shows it went further than pending in an earlier run).
+        """
+        with sender:
+            record = self._journal.get(job.key)
+            if record is None or record.state is JobState.PENDING:
+                outcome = self._ended.get(after)
+                if outcome is None:
+                    event = anyio.Event()
+                    self._after_waiters.setdefault(after, []).append(event)
+                    await event.wait()
+                    outcome = self._ended.get(after)
+                if outcome is None or not outcome.ok:
+                    if outcome is not None:
+                        why = f"ended {outcome.state}"
+                    elif after in self._keys:
+                        why = "never ended (the jobs wait for each other)"
+                    else:
+                        why = "was never added"
+                    error = PrerequisiteFailedError(
+                        f"job {job.key} runs after {after}, which {why}"
+                    )
+                    moved = await self._move(
+                        job.key, JobState.PENDING, _UNSENT, error=_describe(error)
+                    )
+                    if moved is None:
+                        self._held(job.key)
+                    else:
+                        self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+                    return
+                job.follow(outcome)  # type: ignore[attr-defined]  # a DependentJob
+            sender.send_nowait(job)
+
+    def _release_orphans(self) -> None:
+        """
+        When every unfinished job is held (for a key no job of the batch has, or in a
+        cycle), none can ever run: end them (the caller iterates; nothing else is coming).
+        """
+        waiting = sum(len(events) for events in self._after_waiters.values())
+        if not waiting or waiting != self._open:
+            return
+        held, self._after_waiters = self._after_waiters, {}
+        for events in held.values():
+            for event in events:
+                event.set()
 
     async def _move(
         self, key: str, state: JobState, expect: Collection[JobState | None], **fields: Any

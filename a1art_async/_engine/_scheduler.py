@@ -12,6 +12,8 @@ coroutine: ``as_completed`` over 100,000 tasks is one channel and 100,000 small 
   carrying the task id, whatever the state of any poll in flight.
 - Results leave through the waiter's sink (an event, or a memory channel the caller
   iterates inside ``async with``), never by yielding out of the loop's task group.
+- :meth:`Scheduler.poke` polls a task now, out of turn (a webhook said it changed); its
+  scheduled polls stay as they were.
 
 The schedule itself is two pure functions, :func:`first_delay` and :func:`next_delay`
 (``_schedule.py``), configured by one frozen :class:`PollPolicy`.  What a poll is and
@@ -82,7 +84,19 @@ class _Entry:
     One task being polled: when next, how the polls went, and who waits.
     """
 
-    __slots__ = ("due", "handle", "hint", "last", "last_error", "status", "submitted", "subs")
+    __slots__ = (
+        "due",
+        "handle",
+        "heaped",
+        "hint",
+        "last",
+        "last_error",
+        "poked",
+        "polling",
+        "status",
+        "submitted",
+        "subs",
+    )
 
     def __init__(self, handle: JobHandle[Any], submitted: float):
         # The handle polls are made for (the first waiter's; others share its answers).
@@ -95,6 +109,11 @@ class _Entry:
         # Why the latest poll failed, until one succeeds: a wait that times out says it.
         self.last_error: Exception | None = None
         self.subs: list[Subscription] = []
+        # In the due heap (its `due` is then its key there, never changed); being polled;
+        # asked to be polled out of turn.
+        self.heaped = False
+        self.polling = False
+        self.poked = False
 
     @property
     def task_id(self) -> str:
@@ -159,6 +178,8 @@ class Scheduler(Generic[R]):
         self._entries: dict[str, _Entry] = {}
         self._due: list[_Entry] = []
         self._deadlines: list[Subscription] = []
+        # Entries to poll out of turn, as soon as a slot is free (see poke).
+        self._poked: list[_Entry] = []
         self._stale_deadlines = 0
         self._in_flight = 0
         self._running = False
@@ -232,6 +253,7 @@ class Scheduler(Generic[R]):
             delay = first_delay(self.policy, entry.hint, jitter=self._rng.random())
             entry.due = self._on_grid(max(now, submitted + delay))
             self._entries[handle.task_id] = entry
+            entry.heaped = True
             heapq.heappush(self._due, entry)
             self._wakeup(entry.due)
         limit = self.policy.deadline if timeout is None else timeout
@@ -242,6 +264,25 @@ class Scheduler(Generic[R]):
             heapq.heappush(self._deadlines, sub)
             self._wakeup(deadline)
         return sub
+
+    def poke(self, task_id: str) -> None:
+        """
+        Poll *task_id* now, out of turn, if anybody waits for it (a webhook said it
+        changed); a no-op for a task nobody waits for.
+
+        The poll goes out as soon as a slot is free, and its scheduled polls stay as
+        they were.  A poke that comes while the task is being polled brings one more
+        poll right after that one, whose answer may predate the news; pokes that come
+        while one is pending are one poll.
+        """
+        entry = self._entries.get(task_id)
+        if entry is None or not entry.subs or entry.poked:
+            return
+        entry.poked = True
+        if not entry.polling:
+            self._poked.append(entry)
+            if self._wake is not None:
+                self._wake.set()
 
     def unsubscribe(self, sub: Subscription) -> None:
         """
@@ -368,20 +409,36 @@ class Scheduler(Generic[R]):
             sub.sink.deliver(Failed(sub.handle, error))
         due = self._due
         limit = self.policy.max_concurrent
+        poked = self._poked
+        while poked and self._in_flight < limit:
+            entry = poked.pop(0)
+            if entry.polling or not entry.subs or self._entries.get(entry.task_id) is not entry:
+                entry.poked = False
+                continue
+            self._start(tg, entry)
         while due and due[0].due <= now and self._in_flight < limit:
             entry = heapq.heappop(due)
+            entry.heaped = False
+            if entry.polling:
+                continue  # polled out of turn right now; its answer schedules the next
             if not entry.subs:
-                del self._entries[entry.task_id]
+                if self._entries.get(entry.task_id) is entry:
+                    del self._entries[entry.task_id]
                 continue
-            self._in_flight += 1
-            tg.start_soon(self._poll, entry)
+            self._start(tg, entry)
         wake_at = self._deadlines[0].deadline if self._deadlines else None
         # Starved: a poll is due but every slot is taken; a finishing poll wakes the loop.
-        self._starved = bool(due) and due[0].due <= now
+        self._starved = bool(poked) or (bool(due) and due[0].due <= now)
         if due and not self._starved:
             wake_at = due[0].due if wake_at is None else min(wake_at, due[0].due)
         self._wake_at = wake_at
         return wake_at
+
+    def _start(self, tg: TaskGroup, entry: _Entry) -> None:
+        entry.poked = False
+        entry.polling = True
+        self._in_flight += 1
+        tg.start_soon(self._poll, entry)
 
     async def _poll(self, entry: _Entry) -> None:
         sent = anyio.current_time()
@@ -408,6 +465,7 @@ class Scheduler(Generic[R]):
         status: JobStatus | None,
         error: Exception | None,
     ) -> None:
+        entry.polling = False
         subs = entry.subs
         listeners = self._listeners
         if status is not None:
@@ -428,6 +486,7 @@ class Scheduler(Generic[R]):
                 kind = EventKind.FAILED if final else EventKind.RETRYING
                 listeners.emit(Event(kind, entry.task_id, error=error))
         if final:
+            entry.poked = False
             del self._entries[entry.task_id]
             entry.subs = []
             for sub in subs:
@@ -439,8 +498,15 @@ class Scheduler(Generic[R]):
                     sub.sink.deliver(Failed(sub.handle, error))
             return
         if not subs:
-            del self._entries[entry.task_id]
+            if not entry.heaped:
+                del self._entries[entry.task_id]
             return
+        if entry.poked:  # news came while this poll was out: look again at once
+            self._poked.append(entry)
+            if self._wake is not None:
+                self._wake.set()
+        if entry.heaped:
+            return  # an out-of-turn poll: the scheduled one stands
         age = sent - entry.submitted
         delay = next_delay(self.policy, age, entry.hint, jitter=self._rng.random())
         if error is not None:
@@ -449,6 +515,7 @@ class Scheduler(Generic[R]):
                 delay = max(delay, min(float(retry_after), self.policy.max_interval))
             logger.info("polling %s failed, next poll in %.1f s: %s", entry.task_id, delay, error)
         entry.due = self._on_grid(max(anyio.current_time(), sent + delay))
+        entry.heaped = True
         heapq.heappush(self._due, entry)
         self._wakeup(entry.due)
 
@@ -456,6 +523,7 @@ class Scheduler(Generic[R]):
         entries = list(self._entries.values())
         self._entries.clear()
         self._due.clear()
+        self._poked.clear()
         self._deadlines.clear()
         self._stale_deadlines = 0
         for entry in entries:

@@ -9,11 +9,14 @@ In process::
 
 Over loopback HTTP: ``python -m a1art_async.testing serve --port 0``.
 
+``a1art_async.testing.akool`` emulates akool's image API the same way.
+
 The emulator is built on a kit that knows no API (``_kit``: transport, ASGI app, server,
 journal, fault knobs, clock, file host); a1.art's own state, catalog, codes and endpoints
 live in ``_a1art``.
 """
 
+from . import akool as akool
 from . import apps as apps
 from ._a1art._emulator import Emulator as Emulator
 from ._a1art._faults import Faults as Faults
@@ -38,6 +41,7 @@ __all__ = [
     "TaskRecord",
     "UploadRecord",
     "VirtualTimeEventLoop",
+    "akool",
     "apps",
     "jpeg_bytes",
     "mp4_bytes",
