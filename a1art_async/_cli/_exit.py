@@ -28,9 +28,9 @@ import enum
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .._engine._errors import APIError
 from .._exceptions import (
     A1ArtError,
-    APIError,
     DownloadError,
     GenerationOutcomeUnknown,
     TaskFailedError,
@@ -135,9 +135,10 @@ def describe(error: BaseException, names: Mapping[str, str] | None = None) -> st
     if isinstance(error, ValidationError):
         text = validation_text(error, names)
     elif isinstance(error, APIError):
-        text = f"API error {error.code}: {error.msg or '(no message)'}"
-        if error.msg_cn:
-            text += f" / {error.msg_cn}"
+        # Every API's errors (a1.art's, the gateway's) derive from the engine's.
+        text = f"API error {error.code}: {error.message or '(no message)'}"
+        if getattr(error, "msg_cn", ""):
+            text += f" / {getattr(error, 'msg_cn', '')}"
     elif isinstance(error, A1ArtError | UsageError):
         text = str(error)
     elif isinstance(error, OSError) and error.filename is not None:
@@ -159,5 +160,7 @@ def error_json(error: BaseException, names: Mapping[str, str] | None = None) -> 
         "exit_code": int(exit_code(error)),
     }
     if isinstance(inner, APIError):
-        body.update(code=inner.code, msg=inner.msg, msg_cn=inner.msg_cn)
+        body.update(code=inner.code, msg=inner.message)
+        if hasattr(inner, "msg_cn"):
+            body["msg_cn"] = inner.msg_cn
     return body
