@@ -24,7 +24,7 @@ import shlex
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -39,13 +39,29 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import argparse
 
-    from .._handles import TaskHandle
+
+class Resumable(Protocol):
+    """
+    A submitted task, as far as an interrupt needs it (any API's job handle).
+    """
+
+    task_id: str
+
+    @property
+    def done(self) -> bool: ...
+
+    def to_token(self) -> str: ...
 
 
-def resume_command(args: argparse.Namespace, handle: TaskHandle) -> str:
+H = TypeVar("H", bound=Resumable)
+
+
+def resume_command(args: argparse.Namespace, handle: Resumable) -> str:
     """
     The command that waits for *handle*'s task again, from any shell: its token, and the
-    options that decide where it is asked and where its results go.
+    options that decide where it is asked and where its results go.  The command's
+    ``task_command`` default names the task command of its API (``task``, or
+    ``gateway task``).
     """
     parts = ["a1art"]
     if args.base_url:
@@ -54,7 +70,7 @@ def resume_command(args: argparse.Namespace, handle: TaskHandle) -> str:
         parts += ["--region", args.region]
     if args.time_scale is not None:
         parts += ["--time-scale", f"{args.time_scale:g}"]
-    parts += ["task", handle.to_token(), "--wait"]
+    parts += [*getattr(args, "task_command", ("task",)), handle.to_token(), "--wait"]
     out = getattr(args, "out", None)
     if out:
         parts += ["--out", out]
@@ -75,7 +91,7 @@ class Interrupts:
 
     def __init__(self) -> None:
         self._scope: anyio.CancelScope | None = None
-        self.task: TaskHandle | None = None
+        self.task: Resumable | None = None
         self.credits: CostEstimate | None = None
         self.abandoned = False
         self.reported = False
@@ -123,7 +139,7 @@ class Interrupts:
                 if self._signals >= 2:
                     return
 
-    def follow(self, handle: TaskHandle, credits: CostEstimate | None = None) -> None:
+    def follow(self, handle: Resumable, credits: CostEstimate | None = None) -> None:
         """
         Remember the task the command is about, to name it if the command is stopped.
         """
@@ -132,11 +148,11 @@ class Interrupts:
 
     async def submit(
         self,
-        send: Callable[[], Awaitable[TaskHandle]],
+        send: Callable[[], Awaitable[H]],
         *,
         credits: CostEstimate | None,
         listening: Callable[[Listener], AbstractContextManager[None]],
-    ) -> TaskHandle:
+    ) -> H:
         """
         Run *send* (a generate or enhance submission) so that an interrupt never loses
         the task it creates.
@@ -172,7 +188,7 @@ class Interrupts:
                 if not sent:
                     shield.cancel()
 
-        handle: TaskHandle | None = None
+        handle: H | None = None
         failure: Exception | None = None
         self._shield = shield
         try:
@@ -183,7 +199,8 @@ class Interrupts:
                         handle = await send()
                     except Exception as error:  # raised below, not as an exception group
                         failure = error
-                    if handle is not None:
+                    if handle is not None and not handle.done:
+                        # An answer that is the result itself has no task to resume.
                         self.follow(handle, credits)
                 group.cancel_scope.cancel()
         finally:
