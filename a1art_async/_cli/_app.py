@@ -24,8 +24,8 @@ from ._serve import serve
 
 Command = Callable[[Context], Awaitable[ExitCode]]
 
-#: Each command's module and function, imported when it runs (the demo's emulator is
-#: not loaded for the other commands).
+#: Each command's module (of this package, or a full path) and function, imported when
+#: it runs (the demo's emulator is not loaded for the other commands).
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("_demo", "demo"),
     "apps_show": ("_commands", "apps_show"),
@@ -34,12 +34,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enhance": ("_commands", "enhance"),
     "task": ("_commands", "task"),
     "batch": ("_batch", "batch"),
+    "gateway_generate": ("a1art_async.gateway._cli", "generate"),
+    "gateway_task": ("a1art_async.gateway._cli", "task"),
 }
 
 
 def _command(handler: str) -> Command:
     module, name = COMMANDS[handler]
-    return cast(Command, getattr(importlib.import_module(f"{__package__}.{module}"), name))
+    # A module of this package by its name, or any module by its full path.
+    path = module if "." in module else f"{__package__}.{module}"
+    return cast(Command, getattr(importlib.import_module(path), name))
 
 
 def _leaf(error: BaseException) -> BaseException:

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from .._version import __version__
+from ..gateway._cli import add_commands as add_gateway_commands
 from ._exit import UsageError
 
 DESCRIPTION = """\
@@ -259,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="resubmit jobs whose earlier generate may have been charged",
     )
     batch.add_argument("--language", metavar="LANG", help="read apps in this language")
+
+    add_gateway_commands(commands, common)
 
     emulator = commands.add_parser(
         "emulator", help="the API emulator", description="The API emulator."
