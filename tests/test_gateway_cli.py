@@ -12,11 +12,14 @@ import io
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import attrs
+import httpx
 import pytest
 
 from a1art_async import JobState, gateway
@@ -448,3 +451,50 @@ class TestBatchRows:
         with pytest.raises(gateway.ValidationError) as refused:
             batch_job(client, row, tmp_path)
         assert field == refused.value.field
+
+
+def test_the_emulator_command_serves_the_gateway() -> None:
+    """
+    ``a1art emulator serve --api gateway`` serves the gateway's emulator: its banner, and
+    a generation over real HTTP; ``--api`` names only the emulators there are.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "a1art_async",
+        "emulator",
+        "serve",
+        "--api",
+        "gateway",
+        "--api-key",
+        "served-key",
+        "--time-scale",
+        "0.001",
+    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as served:
+        try:
+            assert served.stdout is not None
+            banner = dict(served.stdout.readline().strip().split("=", 1) for _ in range(3))
+            answer = httpx.post(
+                f"{banner['base_url']}/api/v1/images/generations",
+                json={"model": models.SEEDREAM, "prompt": "x"},
+                headers={"authorization": "Bearer served-key"},
+                timeout=10,
+            )
+        finally:
+            served.terminate()
+            served.wait(15)
+    wrong = subprocess.run(
+        [sys.executable, "-m", "a1art_async", "emulator", "serve", "--api", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "served-key" == banner["api_key"]
+    assert (200, True) == (answer.status_code, answer.json()["success"])
+    assert 0 == served.returncode
+    assert 2 == wrong.returncode
+    assert "--api" in wrong.stderr
