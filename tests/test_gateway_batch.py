@@ -214,6 +214,29 @@ class TestInProcess:
         ]
         assert 2 == emulator.generation_calls()
 
+    @pytest.mark.anyio
+    async def test_an_answer_without_images_ends_failed_and_paid(self) -> None:
+        """
+        A synchronous answer that holds no image ends its job failed with
+        ``NoImageError``, journaled with its cost, and is not sent again.
+        """
+        sent: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request)
+            body = {"success": True, "code": "200", "message": "successful", "data": {"data": []}}
+            return httpx.Response(200, json=body)
+
+        journal = _Recording()
+        async with gateway.AsyncClient(
+            api_key=KEY, base_url="https://gw.test", transport=httpx.MockTransport(handler)
+        ) as client:
+            outcomes, _ = await _run(client, [("empty", "any-model")], journal=journal)
+            again, _ = await _run(client, [("empty", "any-model")], journal=journal)
+        assert isinstance(outcomes[0].error, gateway.NoImageError)
+        assert (JobState.FAILED, 1) == (journal.load()["empty"].state, journal.load()["empty"].cost)
+        assert (JobState.FAILED, True, 1) == (again[0].state, again[0].from_journal, len(sent))
+
 
 async def _banner(process: anyio.abc.Process) -> dict[str, str]:
     assert process.stdout is not None
