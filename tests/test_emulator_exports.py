@@ -28,6 +28,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "UploadRecord",
         "VirtualTimeEventLoop",
         "apps",
+        "gateway",
         "jpeg_bytes",
         "mp4_bytes",
         "png_bytes",

@@ -9,12 +9,15 @@ In process::
 
 Over loopback HTTP: ``python -m a1art_async.testing serve --port 0``.
 
+``a1art_async.testing.gateway`` is the AI gateway's emulator, on the same kit.
+
 The emulator is built on a kit that knows no API (``_kit``: transport, ASGI app, server,
 journal, fault knobs, clock, file host); a1.art's own state, catalog, codes and endpoints
 live in ``_a1art``.
 """
 
 from . import apps as apps
+from . import gateway as gateway
 from ._a1art._emulator import Emulator as Emulator
 from ._a1art._faults import Faults as Faults
 from ._a1art._records import TaskRecord as TaskRecord
@@ -39,6 +42,7 @@ __all__ = [
     "UploadRecord",
     "VirtualTimeEventLoop",
     "apps",
+    "gateway",
     "jpeg_bytes",
     "mp4_bytes",
     "png_bytes",
