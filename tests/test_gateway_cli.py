@@ -293,6 +293,12 @@ class TestCommands:
         blank = await a1art(
             emulator, "gateway", "generate", "--model", models.FLUX, "--prompt", " "
         )
+        not_json = await a1art(
+            emulator, "gateway", "generate", "--model", " ", "--param", "seed=NaN"
+        )
+        nan = await a1art(
+            emulator, "gateway", "generate", "--model", models.FLUX, "--param", "seed=NaN"
+        )
         twice = await a1art(
             emulator,
             "gateway",
@@ -304,7 +310,11 @@ class TestCommands:
             "--param",
             "prompt=y",
         )
-        assert [3, 5, 4, 2, 2] == [r.code for r in (refused, failed, unknown, blank, twice)]
+        assert [3, 5, 4, 2, 2, 2, 2] == [
+            r.code for r in (refused, failed, unknown, blank, not_json, nan, twice)
+        ]
+        assert "a1art: --model: must be a non-empty string" in not_json.stderr
+        assert "a1art: --param seed: must be JSON" in nan.stderr
         assert "a1art: API error 400: Invalid request parameters\n" == refused.stderr
         assert "failed: the service says failed: generation_failed" in failed.stderr
         assert re.search(r"state\s+│ failed\s", failed.stdout)

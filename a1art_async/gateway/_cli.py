@@ -47,6 +47,8 @@ from ._models import GenerationRequest, Image, Result, Task
 
 #: The task command of this API, for the line that resumes a wait.
 TASK_COMMAND: Final = ("gateway", "task")
+#: The flags that set a generation request's fields (any other is a ``--param``).
+_FLAGS: Final = {"model": "--model", "prompt": "--prompt"}
 #: The columns of a gateway row in a job file.
 ROW_COLUMNS: Final = frozenset({"provider", "key", "model", "prompt", "params"})
 
@@ -339,8 +341,11 @@ async def generate(ctx: Context) -> ExitCode:
     """
     args = ctx.args
     check_out(args.out)
-    params = parameters(args)
-    request = GenerationRequest.of(args.model, params)  # refused input costs nothing
+    try:
+        request = GenerationRequest.of(args.model, parameters(args))
+    except ValidationError as error:  # named by the flag that set it; nothing was sent
+        flag = _FLAGS.get(error.field, f"--param {error.field}")
+        raise UsageError(f"{flag}: {error.reason}") from None
     async with client(ctx, sync_timeout=args.sync_timeout) as gateway:
         credits = gateway.estimate_cost(request.model)
         delivered: ExitCode | None = None
