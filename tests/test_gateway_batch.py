@@ -114,7 +114,8 @@ class TestInProcess:
     @pytest.mark.anyio
     async def test_a_second_run_sends_nothing(self, tmp_path: Path) -> None:
         """
-        The same batch run again with its journal skips every job that ended.
+        The same batch run again with its journal skips every job that ended; the
+        journal holds the results and never the key.
         """
         emulator = Emulator(KEY, seed=2)
         jobs = [("a", models.GPT_IMAGE), ("b", models.FLUX)]
@@ -129,6 +130,9 @@ class TestInProcess:
         assert all(outcome.from_journal for outcome in outcomes)
         inline = next(outcome for outcome in outcomes if outcome.key == "a")
         assert inline.files[0].startswith("data:image/png;base64,")
+        written = [path for path in tmp_path.iterdir() if path.is_file()]
+        assert written
+        assert [] == [path for path in written if KEY.encode() in path.read_bytes()]
 
     @pytest.mark.anyio
     @pytest.mark.parametrize("model", [models.SEEDREAM, models.GPT_IMAGE])
