@@ -29,6 +29,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "VirtualTimeEventLoop",
         "akool",
         "apps",
+        "gateway",
         "jpeg_bytes",
         "mp4_bytes",
         "png_bytes",

@@ -14,7 +14,15 @@ import anyio
 import httpx
 import pytest
 
-from a1art_async.testing._kit import EmulatorBase, FaultKnobs, serving
+from a1art_async.testing._kit import (
+    Answer,
+    Call,
+    EmulatorBase,
+    FaultKnobs,
+    Response,
+    RouteTable,
+    serving,
+)
 
 DOCS = Path(__file__).parent.parent / "docs" / "emulator.md"
 HEADERS = {"authorization": "Bearer toy-key"}
@@ -132,6 +140,35 @@ class TestInProcess:
         assert ["dropped_before", "ok", "ok", "rate_limited", "server_error", "malformed"] == (
             outcomes[:6]
         )
+
+    @pytest.mark.anyio
+    async def test_an_answer_may_take_its_own_time(self) -> None:
+        """
+        A handler's ``Answer(delay=...)`` holds its answer back after the state changed,
+        on top of the latency knob; past the client's read timeout the client sees a
+        read timeout, and the journal says so.
+        """
+
+        class Slow(Toy):  # type: ignore[valid-type,misc]
+            routes = RouteTable("/v1")
+
+            @routes.post("/jobs", endpoint="submit")
+            def submit(self, call: Call) -> Answer:
+                self.jobs["job-1"] = self.task_clock.plan(call.now, 1.0, self.faults)
+                return Answer(Response.json(200, {"id": "job-1"}), delay=30.0)
+
+        slow = Slow()
+        slow.faults.latency = 2.0
+        async with _client(slow) as c:
+            started = anyio.current_time()
+            answered = await c.post("/v1/jobs", timeout=httpx.Timeout(5.0, read=60.0))
+            took = anyio.current_time() - started
+            with pytest.raises(httpx.ReadTimeout):
+                await c.post("/v1/jobs", timeout=httpx.Timeout(5.0, read=10.0))
+            timed_out = anyio.current_time() - started - took
+        assert (200, 32.0) == (answered.status_code, pytest.approx(took, abs=1e-3))
+        assert 10.0 == pytest.approx(timed_out, abs=1e-3)
+        assert ["ok", "timeout"] == [entry.outcome for entry in slow.journal]
 
 
 @pytest.mark.anyio

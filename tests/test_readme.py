@@ -18,7 +18,9 @@ import pytest
 from trio.testing import MockClock
 
 import a1art_async
+from a1art_async import gateway
 from a1art_async.testing import Emulator, VirtualTimeEventLoop, apps, jpeg_bytes
+from a1art_async.testing.gateway import Emulator as GatewayEmulator
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
@@ -34,10 +36,11 @@ def _options(backend: str) -> dict[str, Any]:
 @pytest.fixture(params=["asyncio", "trio"])
 def world(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[str, Emulator]:
+) -> tuple[str, Emulator, GatewayEmulator]:
     """
-    A working directory with pet.jpg, the key in the environment, and every client
-    created without a transport wired to one emulator; anyio.run runs on virtual time.
+    A working directory with pet.jpg, the keys in the environment, and every client
+    created without a transport wired to one emulator (the gateway's to its own, its
+    base URL in the environment too); anyio.run runs on virtual time.
     """
     backend: str = request.param
     emulator = Emulator(api_key=KEY, balance=10_000)
@@ -54,12 +57,24 @@ def world(
     def virtual_run(func: Callable[..., Any], *args: Any, backend: str = backend, **_: Any) -> Any:
         return original_run(func, *args, backend=backend, backend_options=_options(backend))
 
+    gateway_emulator = GatewayEmulator(api_key=KEY)
+    original_gateway = gateway.AsyncClient
+
+    class EmulatedGateway(original_gateway):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if "transport" not in kwargs and "http_client" not in kwargs:
+                kwargs["transport"] = gateway_emulator.transport()
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(gateway, "AsyncClient", EmulatedGateway)
+    monkeypatch.setenv("GATEWAY_API_KEY", KEY)
+    monkeypatch.setenv("GATEWAY_BASE_URL", gateway_emulator.api_origin)
     monkeypatch.setattr(a1art_async, "AsyncClient", EmulatedClient)
     monkeypatch.setattr(anyio, "run", virtual_run)
     monkeypatch.setenv("A1ART_API_KEY", KEY)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pet.jpg").write_bytes(jpeg_bytes(256, 256))
-    return backend, emulator
+    return backend, emulator, gateway_emulator
 
 
 async def _drive(namespace: dict[str, Any]) -> None:
@@ -107,18 +122,18 @@ def test_readme_has_blocks() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_block_runs(index: int, world: tuple[str, Emulator]) -> None:
+def test_readme_block_runs(index: int, world: tuple[str, Emulator, GatewayEmulator]) -> None:
     """
     Each Python block of README.md runs to the end against the emulator.
     """
-    _, emulator = world
+    _, emulator, gateway_emulator = world
     namespace: dict[str, Any] = {"__name__": "readme"}
     exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), namespace)
     if any(
         name in namespace for name in ("test_my_code", "tour", "many", "run", "careful", "tell")
     ):
         anyio.run(functools.partial(_drive, namespace))
-    assert emulator.journal or "test_my_code" in namespace
+    assert emulator.journal or gateway_emulator.journal or "test_my_code" in namespace
 
 
 def test_the_emulator_block_runs_under_pytest(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "akool_create": ("a1art_async.akool._cli", "create"),
     "akool_press": ("a1art_async.akool._cli", "press"),
     "akool_get": ("a1art_async.akool._cli", "get"),
+    "gateway_generate": ("a1art_async.gateway._cli", "generate"),
+    "gateway_task": ("a1art_async.gateway._cli", "task"),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._version import __version__
 from ..akool._cli import add_commands as add_akool_commands
+from ..gateway._cli import add_commands as add_gateway_commands
 from ._exit import UsageError
 
 DESCRIPTION = """\
@@ -313,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--batch", required=True, metavar="NAME", help="the batch's name")
 
     add_akool_commands(commands, common)
+
+    add_gateway_commands(commands, common)
 
     emulator = commands.add_parser(
         "emulator", help="the API emulator", description="The API emulator."

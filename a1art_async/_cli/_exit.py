@@ -134,10 +134,11 @@ def describe(error: BaseException, names: Mapping[str, str] | None = None) -> st
         return f"{error.context}: {describe(error.error, names)}"
     if isinstance(error, ValidationError):
         text = validation_text(error, names)
-    elif isinstance(error, APIError):  # every API's (a1.art's have msg_cn too)
-        text = f"API error {error.code}: {getattr(error, 'msg', error.message) or '(no message)'}"
+    elif isinstance(error, APIError):
+        # Every API's errors (a1.art's, the gateway's) derive from the engine's.
+        text = f"API error {error.code}: {error.message or '(no message)'}"
         if getattr(error, "msg_cn", ""):
-            text += f" / {error.msg_cn}"  # type: ignore[attr-defined]
+            text += f" / {getattr(error, 'msg_cn', '')}"
     elif isinstance(error, A1ArtError | UsageError):
         text = str(error)
     elif isinstance(error, OSError) and error.filename is not None:
@@ -159,9 +160,7 @@ def error_json(error: BaseException, names: Mapping[str, str] | None = None) -> 
         "exit_code": int(exit_code(error)),
     }
     if isinstance(inner, APIError):
-        body.update(
-            code=inner.code,
-            msg=getattr(inner, "msg", inner.message),
-            msg_cn=getattr(inner, "msg_cn", ""),
-        )
+        body.update(code=inner.code, msg=inner.message)
+        if hasattr(inner, "msg_cn"):
+            body["msg_cn"] = inner.msg_cn
     return body

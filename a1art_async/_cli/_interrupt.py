@@ -48,6 +48,9 @@ class Resumable(Protocol):
 
     task_id: str
 
+    @property
+    def done(self) -> bool: ...
+
     def to_token(self) -> str: ...
 
 
@@ -57,7 +60,9 @@ R = TypeVar("R", bound=Resumable)
 def resume_command(args: argparse.Namespace, handle: Resumable) -> str:
     """
     The command that waits for *handle*'s task again, from any shell: its token, and the
-    options that decide where it is asked and where its results go.
+    options that decide where it is asked and where its results go.  The command's
+    ``task_command`` default names the task command of its API (``task``, or
+    ``gateway task``).
     """
     parts = ["a1art"]
     if args.base_url:
@@ -66,7 +71,7 @@ def resume_command(args: argparse.Namespace, handle: Resumable) -> str:
         parts += ["--region", args.region]
     if args.time_scale is not None:
         parts += ["--time-scale", f"{args.time_scale:g}"]
-    parts += ["task", handle.to_token(), "--wait"]
+    parts += [*getattr(args, "task_command", ("task",)), handle.to_token(), "--wait"]
     out = getattr(args, "out", None)
     if out:
         parts += ["--out", out]
@@ -197,7 +202,8 @@ class Interrupts:
                         handle = await send()
                     except Exception as error:  # raised below, not as an exception group
                         failure = error
-                    if handle is not None:
+                    if handle is not None and not handle.done:
+                        # An answer that is the result itself has no task to resume.
                         self.follow(handle, credits)
                 group.cancel_scope.cancel()
         finally:

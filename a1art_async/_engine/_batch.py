@@ -32,6 +32,7 @@ failed (:class:`PrerequisiteFailedError`) and stays pending in the journal.
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import time
@@ -88,6 +89,27 @@ class ResultFile:
     url: str | None = None
     data: bytes | None = attrs.field(default=None, repr=False)
     content_type: str | None = None
+
+    def as_url(self) -> str:
+        """
+        Its URL; bytes that came inline as a base64 ``data:`` URL (RFC 2397), so that a
+        journal can hold a result that was paid for until it is saved.
+        """
+        if self.url is not None:
+            return self.url
+        kind = self.content_type or "application/octet-stream"
+        return f"data:{kind};base64,{base64.b64encode(self.data or b'').decode('ascii')}"
+
+    @classmethod
+    def from_url(cls, url: str) -> ResultFile:
+        """
+        The file a journaled URL names: bytes again for a base64 ``data:`` URL.
+        """
+        head, comma, body = url.partition(",")
+        if not (url.startswith("data:") and comma and head.endswith(";base64")):
+            return cls(url=url)
+        kind = head.removeprefix("data:").removesuffix(";base64") or None
+        return cls(data=base64.b64decode(body), content_type=kind)
 
 
 class Job(Protocol):
@@ -206,7 +228,8 @@ class BatchOutcome:
             charged without an answer; it was not resent).
         task_id: The task's id, once submitted.
         task: The finished task's record, when it completed in this run.
-        files: Saved result files, or the result URLs when nothing is downloaded.
+        files: Saved result files, or the result URLs when nothing is downloaded
+            (bytes that came inline as ``data:`` URLs).
         error: What ended a failed or unknown job.
         cost: The most the job can have been charged (its estimate's ``high``), which
             the budget reserved for it.
@@ -643,7 +666,7 @@ class Batch:
             self._group.group.start_soon(self._finish, job, handle, record.cost)
             return
         if record is not None and state is JobState.ANSWERED:
-            files = [ResultFile(url=url) for url in record.files]
+            files = [ResultFile.from_url(url) for url in record.files]
             await self._save_and_end(job, record.task_id, None, files, record.cost)
             return
         unanswered = (JobState.SUBMITTING, JobState.UNKNOWN)
@@ -742,11 +765,12 @@ class Batch:
             await self._end_failed(job, handle.task_id, error, cost)
             return
         files = list(job.files(result))
-        urls = tuple(file.url for file in files if file.url is not None)
-        if len(urls) == len(files):
-            await self._move(
-                job.key, JobState.ANSWERED, _SENT, task_id=handle.task_id, files=urls, cost=cost
-            )
+        # Inline bytes go in as data: URLs: a run that dies before saving them has paid
+        # for them, and the next one saves them from here.
+        urls = tuple(file.as_url() for file in files)
+        await self._move(
+            job.key, JobState.ANSWERED, _SENT, task_id=handle.task_id, files=urls, cost=cost
+        )
         await self._save_and_end(job, handle.task_id, result, files, cost)
 
     async def _unpaid_failure(self, job: Job, error: A1ArtError) -> None:
@@ -796,7 +820,7 @@ class Batch:
         files: Sequence[ResultFile],
         cost: int,
     ) -> None:
-        saved: tuple[str, ...] = tuple(file.url for file in files if file.url is not None)
+        saved: tuple[str, ...] = tuple(file.as_url() for file in files)
         if self._download_to is not None:
             try:
                 saved = await self._save(job.key, files)

@@ -10,6 +10,7 @@ In process::
 Over loopback HTTP: ``python -m a1art_async.testing serve --port 0``.
 
 ``a1art_async.testing.akool`` emulates akool's image API the same way.
+``a1art_async.testing.gateway`` is the AI gateway's emulator, on the same kit.
 
 The emulator is built on a kit that knows no API (``_kit``: transport, ASGI app, server,
 journal, fault knobs, clock, file host); a1.art's own state, catalog, codes and endpoints
@@ -18,6 +19,7 @@ live in ``_a1art``.
 
 from . import akool as akool
 from . import apps as apps
+from . import gateway as gateway
 from ._a1art._emulator import Emulator as Emulator
 from ._a1art._faults import Faults as Faults
 from ._a1art._records import TaskRecord as TaskRecord
@@ -43,6 +45,7 @@ __all__ = [
     "VirtualTimeEventLoop",
     "akool",
     "apps",
+    "gateway",
     "jpeg_bytes",
     "mp4_bytes",
     "png_bytes",

@@ -7,7 +7,8 @@ Every request, whichever adapter delivered it, goes through one pipeline::
 
     route -> drop before? -> redirect (307)? -> gateway 5xx? -> [file host]
           -> check_key -> rate limit -> server error -> the route's handler
-          -> malformed JSON? -> journal -> latency / read timeout / drop after
+          -> malformed JSON? -> journal -> latency + the answer's delay / read timeout
+          / drop after
 
 Request-level faults apply only to the endpoints :meth:`FaultKnobs.applies_to` names;
 requests that match no route (endpoint ``other``) are never faulted.
@@ -292,7 +293,7 @@ class EmulatorBase:
             cut = response.body[: max(1, len(response.body) // 2)]
             response = attrs.evolve(response, body=cut)
             outcome = "malformed"
-        delay = faults.latency if faulty else 0.0
+        delay = (faults.latency if faulty else 0.0) + answer.delay
         if delay > 0 and read_timeout is not None and delay > read_timeout:
             record(response.status, response.code, "timeout", answer.task_id)
             await anyio.sleep(read_timeout)

@@ -108,11 +108,15 @@ class Answer:
         outcome: The journal outcome: ``ok``, or ``error`` for an API error code, or any
             word the emulator documents.
         task_id: The task the request created or concerned, if any.
+        delay: Seconds the service takes to produce the answer after acting (a
+            synchronous job's run time), on top of the ``latency`` knob; like latency,
+            in-process it becomes ``httpx.ReadTimeout`` past the client's read timeout.
     """
 
     response: Response
     outcome: str = "ok"
     task_id: str | None = None
+    delay: float = 0.0
 
 
 @attrs.frozen
