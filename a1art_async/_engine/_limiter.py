@@ -342,6 +342,16 @@ class Limiter:
         """
         return self._waiting
 
+    def busy(self) -> bool:
+        """
+        Whether requests other than polls wait for a permit: the budget is saturated,
+        and a poll sent now delays one of them.
+        """
+        if not self._waiting:
+            return False
+        queues = self._queues
+        return any(self._live(queues[index]) is not None for index in range(0, len(queues), 2))
+
     # Acquiring ------------------------------------------------------------------------
 
     async def acquire(self) -> Permit:

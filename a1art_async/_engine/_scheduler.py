@@ -14,8 +14,11 @@ coroutine: ``as_completed`` over 100,000 tasks is one channel and 100,000 small 
   iterates inside ``async with``), never by yielding out of the loop's task group.
 
 The schedule itself is two pure functions, :func:`first_delay` and :func:`next_delay`
-(``_schedule.py``), configured by one frozen :class:`PollPolicy`.  What a poll is and
-what its answer means comes from the provider's :class:`Poller`.
+(``_schedule.py``), configured by one frozen :class:`PollPolicy`, until a family of jobs
+(a handle's ``family``) has been seen finishing often enough: then the optimal schedule
+for the durations learned (:class:`~._learn.Durations`).  A job's age counts from its
+anchor: its submission, or the last poll that found it queued.  What a poll is and what
+its answer means comes from the provider's :class:`Poller`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import contextlib
 import heapq
 import math
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import anyio
@@ -34,9 +37,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ._errors import TaskTimeoutError, is_transient
 from ._events import Event, EventKind, Listeners
 from ._handles import Completed, Failed, JobHandle, JobStatus, Outcome, Poller
+from ._learn import Durations, OptimalSchedule
 from ._limiter import Priority, polling, waiting_priority
 from ._logging import logger
-from ._schedule import PollPolicy, first_delay, next_delay
+from ._schedule import PollPolicy, first_delay, next_delay, shorten
 
 R = TypeVar("R")
 
@@ -82,12 +86,28 @@ class _Entry:
     One task being polled: when next, how the polls went, and who waits.
     """
 
-    __slots__ = ("due", "handle", "hint", "last", "last_error", "status", "submitted", "subs")
+    __slots__ = (
+        "anchor",
+        "due",
+        "handle",
+        "hint",
+        "last",
+        "last_error",
+        "since",
+        "status",
+        "submitted",
+        "subs",
+    )
 
     def __init__(self, handle: JobHandle[Any], submitted: float):
         # The handle polls are made for (the first waiter's; others share its answers).
         self.handle = handle
         self.submitted = submitted
+        # Ages count from the anchor: the submission, or the last poll that found the
+        # task queued.  `since`: the last poll that found it unfinished (the anchor at
+        # first), so that a finish is known to lie in (since, the poll that saw it].
+        self.anchor = submitted
+        self.since = submitted
         self.hint = handle.hint
         self.due = 0.0
         self.status: JobStatus | None = None
@@ -138,6 +158,10 @@ class Scheduler(Generic[R]):
         policy: When to poll and how many at once.
         rng: Draws the jitter; seed it for reproducible schedules.
         listeners: Told of every state change and failed poll.
+        durations: What is learned of each family's durations (a fresh store by
+            default; share or :meth:`~Durations.load` one to start warm).
+        busy: Says whether the request budget is saturated (requests other than polls
+            wait for a permit): polls then cost ``policy.busy_poll_cost``.
 
     Run it once with ``await task_group.start(scheduler.run)``; :meth:`stop` (or
     cancelling that task group) stops it, and every waiter still subscribed gets a
@@ -151,9 +175,16 @@ class Scheduler(Generic[R]):
         *,
         rng: random.Random | None = None,
         listeners: Listeners | None = None,
+        durations: Durations | None = None,
+        busy: Callable[[], bool] | None = None,
     ):
         self._poller = poller
         self.policy = policy
+        #: What was learned of each family's durations.
+        self.durations = (
+            Durations(learn_after=policy.learn_after or 1) if durations is None else durations
+        )
+        self._busy = busy
         self._rng = rng or random.Random()
         self._listeners = Listeners() if listeners is None else listeners
         self._entries: dict[str, _Entry] = {}
@@ -229,8 +260,7 @@ class Scheduler(Generic[R]):
         if entry is None:
             submitted = handle.submitted_clock(now)
             entry = _Entry(handle, submitted)
-            delay = first_delay(self.policy, entry.hint, jitter=self._rng.random())
-            entry.due = self._on_grid(max(now, submitted + delay))
+            entry.due = self._on_grid(max(now, submitted + self._delay(entry, None)))
             self._entries[handle.task_id] = entry
             heapq.heappush(self._due, entry)
             self._wakeup(entry.due)
@@ -299,6 +329,69 @@ class Scheduler(Generic[R]):
                 self._deadlines = [s for s in self._deadlines if s.entry is not None]
                 heapq.heapify(self._deadlines)
                 self._stale_deadlines = 0
+
+    def _table(self, entry: _Entry) -> OptimalSchedule | None:
+        """
+        The learned schedule for the entry's family now, if there is one.
+        """
+        family = entry.handle.family
+        if family is None or self.policy.learn_after is None:
+            return None
+        durations = self.durations
+        if family not in durations:
+            durations.model(family, entry.hint)
+        return durations.schedule(family, self.policy.poll_cost)
+
+    def _deferred(self, entry: _Entry, now: float) -> float | None:
+        """
+        When a due poll should go instead, because the request budget is saturated; or
+        ``None``: now.
+
+        While requests other than polls wait for a permit, a poll costs
+        ``busy_poll_cost``: the schedule for that cost (from what is known of the
+        family, its hint at least) may put the poll later.  It is then put back, at
+        most a quarter of ``interval`` at a time, so that it goes as soon as the budget
+        frees up.  A family none of whose tasks was seen finishing yet is polled as
+        planned: its first result comes within seconds, and its first observation.
+        """
+        family = entry.handle.family
+        if family is None or self._busy is None or self.policy.learn_after is None:
+            return None
+        durations = self.durations
+        if family not in durations or durations.model(family).observed == 0:
+            return None
+        if not self._busy():
+            return None
+        table = durations.schedule(family, self.policy.busy_poll_cost, prior=True)
+        if table is None:
+            return None
+        polled = entry.status is not None and entry.since > entry.anchor
+        at = table.next_age(entry.since - entry.anchor if polled else 0.0)
+        if at is None:
+            return None
+        when = entry.anchor + at
+        recheck = self.policy.interval / 4
+        if when <= now + recheck / 10:
+            return None
+        return self._on_grid(min(when, now + recheck))
+
+    def _delay(self, entry: _Entry, age: float | None) -> float:
+        """
+        Seconds from the anchor (for the first poll: *age* ``None``) or from a poll at
+        *age* that found the task unfinished, to the next poll.
+        """
+        policy, jitter = self.policy, self._rng.random()
+        table = self._table(entry)
+        if table is not None:
+            at = table.next_age(0.0 if age is None else age)
+            if at is not None:
+                if age is None:
+                    floor = policy.first_delay - (entry.anchor - entry.submitted)
+                    return max(floor, shorten(at, policy, jitter))
+                return shorten(at - age, policy, jitter)
+        if age is None:
+            return first_delay(policy, entry.hint, jitter=jitter)
+        return next_delay(policy, age, entry.hint, jitter=jitter)
 
     def _on_grid(self, when: float) -> float:
         tick = self.policy.coalesce
@@ -373,6 +466,11 @@ class Scheduler(Generic[R]):
             if not entry.subs:
                 del self._entries[entry.task_id]
                 continue
+            later = self._deferred(entry, now)
+            if later is not None:
+                entry.due = later
+                heapq.heappush(due, entry)
+                continue
             self._in_flight += 1
             tg.start_soon(self._poll, entry)
         wake_at = self._deadlines[0].deadline if self._deadlines else None
@@ -429,6 +527,11 @@ class Scheduler(Generic[R]):
                 listeners.emit(Event(kind, entry.task_id, error=error))
         if final:
             del self._entries[entry.task_id]
+            family = entry.handle.family
+            if status is not None and family is not None and self.policy.learn_after:
+                self.durations.observe(
+                    family, entry.since - entry.anchor, sent - entry.anchor, hint=entry.hint
+                )
             entry.subs = []
             for sub in subs:
                 self._detach(sub)
@@ -441,8 +544,14 @@ class Scheduler(Generic[R]):
         if not subs:
             del self._entries[entry.task_id]
             return
-        age = sent - entry.submitted
-        delay = next_delay(self.policy, age, entry.hint, jitter=self._rng.random())
+        if status is JobStatus.QUEUED:
+            # Still queued: the schedule starts afresh, as for a task submitted now.
+            entry.anchor = entry.since = sent
+            delay = self._delay(entry, None)
+        else:
+            if status is not None:
+                entry.since = sent
+            delay = self._delay(entry, sent - entry.anchor)
         if error is not None:
             retry_after = getattr(error, "retry_after", None)
             if isinstance(retry_after, int | float):
