@@ -29,6 +29,7 @@ from ._config import (
 from ._engine._batch import BatchOptions
 from ._engine._cost import CostEstimate
 from ._engine._events import Listener
+from ._engine._learn import Durations
 from ._engine._limiter import RateLimit, TokenSource
 from ._engine._logging import configure_from_env
 from ._engine._retry import RetryPolicy
@@ -134,6 +135,7 @@ class AsyncClient:
             self.poll_policy,
             rng=session.rng,
             listeners=session.listeners,
+            busy=session.limiter.busy,
         )
         session.scheduler = self._scheduler
         self._apps = Apps(session)
@@ -173,6 +175,15 @@ class AsyncClient:
     @retry.setter
     def retry(self, policy: RetryPolicy) -> None:
         self._session.retry = policy
+
+    @property
+    def durations(self) -> Durations:
+        """
+        What the scheduler learned of each app's task durations, which it polls by (see
+        :class:`PollPolicy`): ``client.durations.export()`` is a small JSON-ready dict,
+        and ``other_client.durations.load(exported)`` starts another client warm.
+        """
+        return self._scheduler.durations
 
     @property
     def apps(self) -> Apps:
