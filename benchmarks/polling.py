@@ -60,6 +60,7 @@ from trio.testing import MockClock
 import a1art_async as a1
 from a1art_async._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from a1art_async._converter import unstructure
+from a1art_async._engine._learn import Lognormal, keller_bound
 from a1art_async._engine._schedule import first_delay, next_delay
 from a1art_async.testing import Emulator, Faults, VirtualTimeEventLoop, apps, png_bytes
 
@@ -69,6 +70,7 @@ KEY = "bench-key"
 API = "/open-api/v1/a1"
 RESULTS = Path(__file__).parent / "results"
 PROCESS_TIME = 22.0  # the FORM app's processTime, as the emulator's catalog sets it
+EMULATOR_SIGMA = 0.25  # the sigma of the emulator's lognormal durations (testing/_kit/_tasks.py)
 
 B1_STRATEGIES = ("scheduler", "fixed_5s", "fixed_3s", "google_lro", "oracle")
 
@@ -111,6 +113,10 @@ class B1Row:
     lag_p50_s: float
     lag_p95_s: float
     lag_max_s: float
+    lag_mean_s: float
+    #: E[polls] * E[lag]: Keller's bound says no schedule gets it below
+    #: ``bound_polls_x_lag_s`` for the true distribution.
+    polls_x_mean_lag_s: float
 
 
 @attrs.frozen
@@ -126,6 +132,7 @@ class B2Row:
 
 
 def b1_row(strategy: str, polls: int, lags: Sequence[float]) -> B1Row:
+    mean = statistics.fmean(lags)
     return B1Row(
         strategy=strategy,
         tasks=len(lags),
@@ -133,6 +140,8 @@ def b1_row(strategy: str, polls: int, lags: Sequence[float]) -> B1Row:
         lag_p50_s=percentile(lags, 50),
         lag_p95_s=percentile(lags, 95),
         lag_max_s=max(lags),
+        lag_mean_s=mean,
+        polls_x_mean_lag_s=polls / len(lags) * mean,
     )
 
 
@@ -173,17 +182,41 @@ def task_polls(emu: Emulator) -> int:
 # B1 -------------------------------------------------------------------------------------
 
 
-async def b1_scheduler(n: int, seed: int, policy: a1.PollPolicy) -> B1Row:
+async def b1_scheduler(
+    n: int, seed: int, policy: a1.PollPolicy, learned: dict[str, Any] | None = None
+) -> tuple[B1Row, dict[str, Any]]:
+    """
+    The scheduler's row, and what it learned.  With *learned* (an export of
+    ``client.durations``), the client starts from it: the ``learned`` row.
+    """
     emu = emulator(seed)
     lags: list[float] = []
     async with a1.AsyncClient(api_key=KEY, transport=emu.transport(), poll_policy=policy) as c:
-        c._random.seed(seed)  # the scheduler's jitter, seeded: a run can be repeated
+        c._session.rng.seed(seed)  # the scheduler's jitter, seeded: a run can be repeated
+        if learned is not None:
+            c.durations.load(learned)
         handles, _ = await submit(c, n)
         async with c.tasks.as_completed(handles) as results:
             async for outcome in results:
                 outcome.unwrap()
                 lags.append(anyio.current_time() - emu.complete_at(outcome.task_id))
-    return b1_row("scheduler", task_polls(emu), lags)
+        state = c.durations.export()
+    return b1_row("learned" if learned else "scheduler", task_polls(emu), lags), state
+
+
+async def b1_warm_up(n: int, seed: int, policy: a1.PollPolicy) -> dict[str, Any]:
+    """
+    What a client learns from *n* FORM tasks finishing (on an emulator of another seed,
+    so that the measured tasks are the ones every strategy sees).
+    """
+    emu = emulator(seed)
+    async with a1.AsyncClient(api_key=KEY, transport=emu.transport(), poll_policy=policy) as c:
+        c._session.rng.seed(seed)
+        handles, _ = await submit(c, n)
+        async with c.tasks.as_completed(handles) as results:
+            async for outcome in results:
+                outcome.unwrap()
+        return c.durations.export()
 
 
 def fixed(seconds: float) -> Callable[[float], Iterator[float]]:
@@ -234,8 +267,16 @@ async def b1_per_task(
     return b1_row(strategy, task_polls(emu), lags)
 
 
-def run_b1(n: int, seed: int, backend: str, policy: a1.PollPolicy) -> list[B1Row]:
-    rows = [run_virtual(backend, lambda: b1_scheduler(n, seed, policy))]
+def run_b1(
+    n: int, seed: int, backend: str, policy: a1.PollPolicy, warm_up: int = 50
+) -> tuple[list[B1Row], B1Row, dict[str, Any]]:
+    """
+    The five strategies' rows; the scheduler's row after learning from *warm_up*
+    completions; and what it had learned.
+    """
+    rows = [run_virtual(backend, lambda: b1_scheduler(n, seed, policy))[0]]
+    state = run_virtual(backend, lambda: b1_warm_up(warm_up, seed + 1000, policy))
+    learned, _ = run_virtual(backend, lambda: b1_scheduler(n, seed, policy, state))
     per_task: dict[str, Callable[[float], Iterator[float]]] = {
         "fixed_5s": fixed(5.0),
         "fixed_3s": fixed(3.0),
@@ -246,7 +287,16 @@ def run_b1(n: int, seed: int, backend: str, policy: a1.PollPolicy) -> list[B1Row
         rows.append(
             run_virtual(backend, lambda s=strategy, o=offsets: b1_per_task(s, n, seed, o))  # type: ignore[misc]
         )
-    return rows
+    return rows, learned, state
+
+
+def true_bound() -> float:
+    """
+    Keller's bound on E[polls] * E[lag] for the durations the emulator draws for the
+    FORM app: lognormal, median its processTime, sigma 0.25 (the emulator's clamp to
+    0.5x-2x, which moves 0.6 % of the draws, is left out).
+    """
+    return keller_bound(Lognormal.from_median(PROCESS_TIME, EMULATOR_SIGMA))
 
 
 # B2 -------------------------------------------------------------------------------------
@@ -345,7 +395,7 @@ async def b2_scheduler(n: int, seed: int, latency: float, meter: Meter) -> Poole
         a1.AsyncClient(api_key=KEY, transport=pool) as client,
         anyio.create_task_group() as tg,
     ):
-        client._random.seed(seed)  # the scheduler's jitter, seeded: a run can be repeated
+        client._session.rng.seed(seed)  # the scheduler's jitter, seeded: a run can be repeated
         tg.start_soon(reset_journal_every, emu, 60.0)
         with traced() as peak:
             handles = [client.tasks.track(task_id, app=app) for task_id in ids]
@@ -486,6 +536,84 @@ def run_b2_one(approach: str, n: int, seed: int, latency: float, backend: str) -
         virtual_s=virtual[0],
         wall_s=time.perf_counter() - wall,
     )
+
+
+# B6 ------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class B6Row:
+    variant: str
+    poll_share: float
+    jobs: int
+    makespan_s: float
+    first_result_s: float
+    #: The first result's arrival after its task finished on the server.
+    first_result_lag_s: float
+    polls_per_job: float
+    refused: int
+
+
+#: B6's variants: the budget's poll share, and the poll policy (today's rules when
+#: learning and the busy cost are off).
+B6_VARIANTS: dict[str, tuple[float, a1.PollPolicy]] = {
+    "share_0": (0.0, a1.PollPolicy()),
+    "share_0.5_plain": (0.5, a1.PollPolicy(learn_after=None)),
+    "share_0.5": (0.5, a1.PollPolicy()),
+}
+
+
+async def b6_run(variant: str, jobs: int, seed: int, rate: float) -> B6Row:
+    """
+    A batch of *jobs* TEXT generations (18 s tasks) against a *rate* requests/s limit,
+    16 at a time, from a cold client; every request goes through the adaptive budget.
+    """
+    share, policy = B6_VARIANTS[variant]
+    emu = Emulator(api_key=KEY, balance=10**9, seed=seed, faults=Faults(rate_limit=rate))
+    client = a1.AsyncClient(
+        api_key=KEY,
+        transport=emu.transport(),
+        poll_policy=policy,
+        rate_limit=a1.RateLimit(poll_share=share),
+        retry=a1.RetryPolicy(max_retries=20),
+    )
+    arrivals: list[tuple[float, str]] = []
+    async with client:
+        client._session.rng.seed(seed)
+        start = anyio.current_time()
+        async with client.batch(concurrency=16) as batch:
+            for n in range(jobs):
+                batch.add(
+                    apps.TEXT,
+                    key=f"job-{n}",
+                    prompt=f"lighthouse number {n}",
+                    style="Seaside Town",
+                    aspect="1:1",
+                )
+            async for outcome in batch:
+                if not outcome.ok:
+                    raise AssertionError(f"B6 job {outcome.key} failed: {outcome.error}")
+                assert outcome.task_id is not None
+                arrivals.append((anyio.current_time(), outcome.task_id))
+        refused = client._session.limiter.refusals
+    first_at, first_task = arrivals[0]
+    return B6Row(
+        variant=variant,
+        poll_share=share,
+        jobs=jobs,
+        makespan_s=arrivals[-1][0] - start,
+        first_result_s=first_at - start,
+        first_result_lag_s=first_at - emu.complete_at(first_task),
+        polls_per_job=task_polls(emu) / jobs,
+        refused=refused,
+    )
+
+
+def run_b6(jobs: int, seed: int, backend: str, rate: float = 3.0) -> list[B6Row]:
+    return [
+        run_virtual(backend, lambda v=variant: b6_run(v, jobs, seed, rate))  # type: ignore[misc]
+        for variant in B6_VARIANTS
+    ]
 
 
 # The sweep ------------------------------------------------------------------------------
@@ -644,36 +772,79 @@ def sweep(n: int, seeds: Sequence[int], margin: float, backend: str) -> dict[str
 # Report ---------------------------------------------------------------------------------
 
 
-def targets(b1: Sequence[B1Row], b2: Sequence[B2Row], bare: float) -> list[tuple[str, bool]]:
+@attrs.define
+class Results:
     """
-    Each target of the issue, as a sentence with the measured figures, and whether it
-    is met.
+    What one run measured (each part may be left out with ``--only``).
     """
-    by = {row.strategy: row for row in b1}
-    ours, five, best = by["scheduler"], by["fixed_5s"], by["oracle"]
-    result = [
-        (
-            f"B1 polls/task vs fixed 5 s: {ours.polls_per_task / five.polls_per_task:.3f}x "
-            f"(target <= 0.5x) at p95 lag {ours.lag_p95_s:.2f} s vs {five.lag_p95_s:.2f} s "
-            "(target: no worse)",
-            ours.polls_per_task <= 0.5 * five.polls_per_task and ours.lag_p95_s <= five.lag_p95_s,
-        ),
-        (
-            f"B1 polls/task vs oracle: {ours.polls_per_task / best.polls_per_task:.3f}x "
-            "(target <= 2x)",
-            ours.polls_per_task <= 2 * best.polls_per_task,
-        ),
-    ]
-    for n in sorted({row.tasks for row in b2}):
-        rows = {row.approach: row for row in b2 if row.tasks == n}
-        sched, coro = rows["scheduler"], rows["coroutine_per_task"]
+
+    b1: list[B1Row] = attrs.Factory(list)
+    learned: B1Row | None = None
+    learned_state: dict[str, Any] | None = None
+    bound: float = math.nan
+    b2: list[B2Row] = attrs.Factory(list)
+    baselines: dict[str, list[float]] = attrs.Factory(dict)
+    b6: list[B6Row] = attrs.Factory(list)
+
+
+def targets(results: Results) -> list[tuple[str, bool]]:
+    """
+    Each target, as a sentence with the measured figures, and whether it is met.
+    """
+    result: list[tuple[str, bool]] = []
+    if results.b1:
+        by = {row.strategy: row for row in results.b1}
+        ours, five, best = by["scheduler"], by["fixed_5s"], by["oracle"]
         result += [
             (
-                f"B2 {n:,} tasks, memory per task: {sched.bytes_per_task:.0f} B vs "
-                f"{coro.bytes_per_task:.0f} B = "
-                f"{sched.bytes_per_task / coro.bytes_per_task:.3f}x (target <= 0.3x)",
-                sched.bytes_per_task <= 0.3 * coro.bytes_per_task,
+                f"B1 polls/task vs fixed 5 s: {ours.polls_per_task / five.polls_per_task:.3f}x "
+                f"(target <= 0.5x) at p95 lag {ours.lag_p95_s:.2f} s vs {five.lag_p95_s:.2f} s "
+                "(target: no worse)",
+                ours.polls_per_task <= 0.5 * five.polls_per_task
+                and ours.lag_p95_s <= five.lag_p95_s,
             ),
+            (
+                f"B1 polls/task vs oracle: {ours.polls_per_task / best.polls_per_task:.3f}x "
+                "(target <= 2x; out of reach without each task's duration, see the bound)",
+                ours.polls_per_task <= 2 * best.polls_per_task,
+            ),
+        ]
+        learned = results.learned
+        if learned is not None:
+            ratio = learned.polls_x_mean_lag_s / results.bound
+            result.append(
+                (
+                    f"B1 learned: E[polls] x E[lag] {learned.polls_x_mean_lag_s:.2f} s = "
+                    f"{ratio:.3f}x the bound {results.bound:.2f} s (target <= 1.25x) at p95 "
+                    f"lag {learned.lag_p95_s:.2f} s vs fixed 5 s {five.lag_p95_s:.2f} s "
+                    "(target: no worse)",
+                    ratio <= 1.25 and learned.lag_p95_s <= five.lag_p95_s,
+                )
+            )
+    bare = statistics.median(results.baselines["bare"]) if results.baselines else math.nan
+    for n in sorted({row.tasks for row in results.b2}):
+        rows = {row.approach: row for row in results.b2 if row.tasks == n}
+        sched = rows["scheduler"]
+        coro = rows.get("coroutine_per_task")
+        if coro is not None:
+            result.append(
+                (
+                    f"B2 {n:,} tasks, memory per task: {sched.bytes_per_task:.0f} B vs "
+                    f"{coro.bytes_per_task:.0f} B = "
+                    f"{sched.bytes_per_task / coro.bytes_per_task:.3f}x (target <= 0.3x)",
+                    sched.bytes_per_task <= 0.3 * coro.bytes_per_task,
+                )
+            )
+        else:
+            total = sched.bytes_per_task * n / 2**30
+            result.append(
+                (
+                    f"B2 {n:,} tasks in flight: {total:.2f} GiB traced "
+                    f"({sched.bytes_per_task:.0f} B per task) (target < 1 GiB)",
+                    total < 1.0,
+                )
+            )
+        result += [
             (
                 f"B2 {n:,} tasks, CPU per poll: {sched.cpu_per_poll_s * 1e6:.0f} us vs bare "
                 f"httpx {bare * 1e6:.0f} us = {sched.cpu_per_poll_s / bare:.3f}x "
@@ -682,43 +853,95 @@ def targets(b1: Sequence[B1Row], b2: Sequence[B2Row], bare: float) -> list[tuple
             ),
             (
                 f"B2 {n:,} tasks, PoolTimeouts: {sched.pool_timeouts} "
-                f"(coroutine per task: {coro.pool_timeouts}) (target 0)",
+                f"(coroutine per task: {'-' if coro is None else coro.pool_timeouts}) "
+                "(target 0)",
                 sched.pool_timeouts == 0,
+            ),
+        ]
+    if results.b6:
+        by6 = {row.variant: row for row in results.b6}
+        none, shared = by6["share_0"], by6["share_0.5"]
+        ratio = shared.makespan_s / none.makespan_s
+        result += [
+            (
+                f"B6 makespan with poll_share 0.5: {shared.makespan_s:.1f} s vs "
+                f"{none.makespan_s:.1f} s with 0 = {ratio:.3f}x (target <= 1.02x)",
+                ratio <= 1.02,
+            ),
+            (
+                f"B6 first result {shared.first_result_lag_s:.1f} s after its task finished "
+                f"({shared.first_result_s:.1f} s after the start; with poll_share 0: "
+                f"{none.first_result_s:.1f} s) (target: a few seconds, <= 10 s)",
+                shared.first_result_lag_s <= 10.0,
             ),
         ]
     return result
 
 
-def table(b1: Sequence[B1Row], b2: Sequence[B2Row], baselines: dict[str, list[float]]) -> str:
-    bare = statistics.median(baselines["bare"])
-    lines = [
-        "B1 poll efficiency (FORM app, processTime 22 s)",
-        f"{'strategy':<12} {'tasks':>6} {'polls/task':>10} {'lag p50 s':>10} "
-        f"{'lag p95 s':>10} {'lag max s':>10}",
-    ]
-    for b1_line in b1:
-        lines.append(
-            f"{b1_line.strategy:<12} {b1_line.tasks:>6} {b1_line.polls_per_task:>10.3f} "
-            f"{b1_line.lag_p50_s:>10.2f} {b1_line.lag_p95_s:>10.2f} {b1_line.lag_max_s:>10.2f}"
-        )
-    lines += [
-        "",
-        "B2 scale",
-        f"{'approach':<20} {'tasks':>8} {'bytes/task':>10} {'CPU us/poll':>11} "
-        f"{'PoolTimeouts':>12} {'polls':>8} {'virtual s':>9} {'wall s':>7}",
-    ]
-    for row in b2:
-        lines.append(
-            f"{row.approach:<20} {row.tasks:>8} {row.bytes_per_task:>10.0f} "
-            f"{row.cpu_per_poll_s * 1e6:>11.1f} {row.pool_timeouts:>12} {row.polls:>8} "
-            f"{row.virtual_s:>9.0f} {row.wall_s:>7.1f}"
-        )
-    for kind, label in (("bare", "bare httpx get+json"), ("sdk_get", "client.tasks.get")):
-        runs = ", ".join(f"{v * 1e6:.0f}" for v in baselines[kind])
-        median = statistics.median(baselines[kind])
-        lines.append(f"{label:<20} {'':>8} {'':>10} {median * 1e6:>11.1f}  (runs: {runs} us)")
-    lines += ["", "Targets"]
-    for text, met in targets(b1, b2, bare):
+def table(results: Results) -> str:
+    lines: list[str] = []
+    if results.b1:
+        lines += [
+            "B1 poll efficiency (FORM app, processTime 22 s; durations lognormal, median "
+            f"22 s, sigma {EMULATOR_SIGMA}: Keller's bound on E[polls] x E[lag] is "
+            f"{results.bound:.2f} s)",
+            f"{'strategy':<12} {'tasks':>6} {'polls/task':>10} {'lag mean s':>10} "
+            f"{'lag p50 s':>10} {'lag p95 s':>10} {'lag max s':>10} {'polls x lag':>11} "
+            f"{'/ bound':>7}",
+        ]
+        rows = list(results.b1)
+        if results.learned is not None:
+            rows.insert(1, results.learned)
+        for row in rows:
+            lines.append(
+                f"{row.strategy:<12} {row.tasks:>6} {row.polls_per_task:>10.3f} "
+                f"{row.lag_mean_s:>10.2f} {row.lag_p50_s:>10.2f} {row.lag_p95_s:>10.2f} "
+                f"{row.lag_max_s:>10.2f} {row.polls_x_mean_lag_s:>11.2f} "
+                f"{row.polls_x_mean_lag_s / results.bound:>7.3f}"
+            )
+        if results.learned_state is not None:
+            for family, fit in results.learned_state["families"].items():
+                lines.append(
+                    f"learned from 50 tasks of app {family}: median "
+                    f"{math.exp(fit['mu']):.2f} s, sigma {fit['sigma']:.3f}"
+                )
+        lines.append("")
+    if results.b2:
+        lines += [
+            "B2 scale",
+            f"{'approach':<20} {'tasks':>9} {'bytes/task':>10} {'CPU us/poll':>11} "
+            f"{'PoolTimeouts':>12} {'polls':>8} {'virtual s':>9} {'wall s':>7}",
+        ]
+        for b2_row in results.b2:
+            lines.append(
+                f"{b2_row.approach:<20} {b2_row.tasks:>9} {b2_row.bytes_per_task:>10.0f} "
+                f"{b2_row.cpu_per_poll_s * 1e6:>11.1f} {b2_row.pool_timeouts:>12} "
+                f"{b2_row.polls:>8} {b2_row.virtual_s:>9.0f} {b2_row.wall_s:>7.1f}"
+            )
+    if results.baselines:
+        for kind, label in (("bare", "bare httpx get+json"), ("sdk_get", "client.tasks.get")):
+            runs = ", ".join(f"{v * 1e6:.0f}" for v in results.baselines[kind])
+            median = statistics.median(results.baselines[kind])
+            lines.append(f"{label:<20} {'':>9} {'':>10} {median * 1e6:>11.1f}  (runs: {runs} us)")
+    if results.b2 or results.baselines:
+        lines.append("")
+    if results.b6:
+        first = results.b6[0]
+        lines += [
+            f"B6 a rate-limited batch: {first.jobs} TEXT jobs (18 s tasks), 16 at a time, "
+            "against 3 requests/s",
+            f"{'variant':<16} {'poll share':>10} {'makespan s':>10} {'first result s':>14} "
+            f"{'its lag s':>9} {'polls/job':>9} {'refused':>7}",
+        ]
+        for b6_row in results.b6:
+            lines.append(
+                f"{b6_row.variant:<16} {b6_row.poll_share:>10.1f} {b6_row.makespan_s:>10.1f} "
+                f"{b6_row.first_result_s:>14.1f} {b6_row.first_result_lag_s:>9.1f} "
+                f"{b6_row.polls_per_job:>9.2f} {b6_row.refused:>7}"
+            )
+        lines.append("")
+    lines.append("Targets")
+    for text, met in targets(results):
         lines.append(f"  [{'met' if met else 'MISSED'}] {text}")
     return "\n".join(lines)
 
@@ -734,6 +957,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--latency", type=float, default=0.1, help="seconds each task query takes in B2"
     )
+    parser.add_argument(
+        "--only",
+        default="b1,b2,b6",
+        help="comma-separated parts to run: b1, b2 (with the CPU baselines), b6, million "
+        "(the scheduler alone at 1,000,000 tasks in flight; not in the default)",
+    )
     parser.add_argument("--sweep", action="store_true", help="tune PollPolicy instead")
     parser.add_argument("--margin", type=float, default=0.98, help="sweep: p95 lag margin")
     args = parser.parse_args(argv)
@@ -748,22 +977,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path}")
         return 0
 
+    parts = {part.strip() for part in args.only.split(",") if part.strip()}
     b1_tasks = 200 if args.quick else 1000
     b2_sizes = (1_000,) if args.quick else (10_000, 100_000)
     started = time.perf_counter()
     policy = a1.PollPolicy()
-    b1 = run_b1(b1_tasks, args.seed, args.backend, policy)
-    b2 = [
-        run_b2_one(approach, n, args.seed, args.latency, args.backend)
-        for n in b2_sizes
-        for approach in ("scheduler", "coroutine_per_task")
-    ]
-    baselines = run_baselines(args.quick, args.seed, args.latency, args.backend)
-    bare = statistics.median(baselines["bare"])
-    text = table(b1, b2, baselines)
+    results = Results()
+    if "b1" in parts:
+        results.b1, results.learned, results.learned_state = run_b1(
+            b1_tasks, args.seed, args.backend, policy
+        )
+        results.bound = true_bound()
+    if "b2" in parts:
+        results.b2 = [
+            run_b2_one(approach, n, args.seed, args.latency, args.backend)
+            for n in b2_sizes
+            for approach in ("scheduler", "coroutine_per_task")
+        ]
+    if "million" in parts:
+        results.b2.append(run_b2_one("scheduler", 1_000_000, args.seed, args.latency, "trio"))
+    if results.b2:
+        results.baselines = run_baselines(args.quick, args.seed, args.latency, args.backend)
+    if "b6" in parts:
+        results.b6 = run_b6(200, args.seed, args.backend)
+    text = table(results)
     command = "python -m benchmarks.polling " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"$ {command.strip()}\n\n{text}")
-    report = {
+    baselines = results.baselines
+    report: dict[str, Any] = {
         "command": command.strip(),
         "quick": args.quick,
         "backend": args.backend,
@@ -772,12 +1013,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "policy": attrs.asdict(policy),
         "python": platform.python_version(),
         "wall_s": time.perf_counter() - started,
-        "b1": [attrs.asdict(row) for row in b1],
-        "b2": [attrs.asdict(row) for row in b2],
-        "bare_httpx_cpu_per_poll_s": bare,
-        "sdk_get_cpu_per_poll_s": statistics.median(baselines["sdk_get"]),
+        "bound_polls_x_lag_s": None if math.isnan(results.bound) else results.bound,
+        "b1": [attrs.asdict(row) for row in results.b1],
+        "learned": None if results.learned is None else attrs.asdict(results.learned),
+        "learned_state": results.learned_state,
+        "b2": [attrs.asdict(row) for row in results.b2],
+        "bare_httpx_cpu_per_poll_s": statistics.median(baselines["bare"]) if baselines else None,
+        "sdk_get_cpu_per_poll_s": statistics.median(baselines["sdk_get"]) if baselines else None,
         "cpu_baseline_runs_s": baselines,
-        "targets": [{"target": text, "met": met} for text, met in targets(b1, b2, bare)],
+        "b6": [attrs.asdict(row) for row in results.b6],
+        "targets": [{"target": text, "met": met} for text, met in targets(results)],
     }
     path = args.json or RESULTS / ("polling-quick.json" if args.quick else "polling.json")
     path.parent.mkdir(parents=True, exist_ok=True)
