@@ -13,7 +13,7 @@ import os
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Self, Unpack
+from typing import Literal, Self, Unpack
 
 import httpx
 
@@ -61,7 +61,9 @@ class AsyncClient:
         retry: The full retry policy.
         http_client: An ``httpx.AsyncClient`` to use (and not close); the API key is added
             per request, never to the client's defaults.
-        transport: An httpx transport for a client this one creates, e.g. the emulator's.
+        transport: An httpx transport for a client this one creates, e.g. the emulator's;
+            or ``"aiohttp"``: httpx's API over aiohttp's connection pool, several times
+            less CPU per request (asyncio only; needs the ``fast`` extra).
         poll_policy: When and how often to poll tasks that somebody waits for.
         rate_limit: The request budget shared by every request of this client: a
             :class:`RateLimit`, or a number as a ceiling in requests per second.  By
@@ -88,7 +90,7 @@ class AsyncClient:
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | Literal["aiohttp"] | None = None,
         poll_policy: PollPolicy | None = None,
         rate_limit: float | RateLimit | None = None,
         token_source: TokenSource | None = None,

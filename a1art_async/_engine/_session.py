@@ -35,8 +35,10 @@ from ._errors import (
     TransportError,
     UnexpectedRedirectError,
     UnexpectedResponseError,
+    ValidationError,
 )
 from ._events import Event, EventKind, Listener, Listeners
+from ._fast import FAST, check_backend, fast_transport
 from ._group import OwnedGroup
 from ._limiter import Limiter, RateLimit, TokenSource
 from ._logging import logger
@@ -234,7 +236,12 @@ class Session:
         token_source: Where the budget's tokens come from (a budget shared by several
             processes); this process's own bucket by default.
         http_client: An ``httpx.AsyncClient`` to use (and not close).
-        transport: An httpx transport for a client this session creates.
+        transport: An httpx transport for a client this session creates, or
+            ``"aiohttp"`` for the fast transport (the ``fast`` extra; asyncio only).
+
+    Raises:
+        ValidationError: ``"aiohttp"`` without the ``fast`` extra, with an
+            ``http_client``, or any other string.
     """
 
     def __init__(
@@ -250,8 +257,16 @@ class Session:
         rate_limit: RateLimit,
         token_source: TokenSource | None = None,
         http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | str | None = None,
     ) -> None:
+        #: Whether requests go through the aiohttp transport (checked for asyncio).
+        self._fast = isinstance(transport, str)
+        if isinstance(transport, str):
+            if transport != FAST:
+                raise ValidationError("transport", f"must be an httpx transport or {FAST!r}")
+            if http_client is not None:
+                raise ValidationError("transport", "pass either http_client or transport")
+            transport = fast_transport(limits)
         self.base = base.rstrip("/")
         self._auth = auth
         self._secret = secret
@@ -277,6 +292,9 @@ class Session:
     async def __aenter__(self) -> Self:
         if self._closed:
             raise RuntimeError("the client is closed")
+        if self._fast:
+            check_backend()
+            self._fast = False  # checked: requests need not check again
         group = await self._group.enter()
         if self.scheduler is not None:
             try:
@@ -378,6 +396,9 @@ class Session:
         """
         if self._closed:
             raise RuntimeError("the client is closed")
+        if self._fast:
+            check_backend()
+            self._fast = False
         url = f"{self.base}{path}"
         paid = kind is RequestKind.SPEND
         guard = guard if paid else None
