@@ -129,3 +129,17 @@ def test_without_the_extra_the_error_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)
     with pytest.raises(a1.ValidationError, match=r"\.\[fast\]"):
         a1.AsyncClient(api_key=KEY, transport="aiohttp")
+
+
+async def test_a_redirect_is_not_followed_and_the_key_stays_home(served: Emulator) -> None:
+    """
+    On the fast transport an API answer of 307 to another origin raises
+    ``UnexpectedRedirectError``, once: nothing follows it, so the key never leaves.
+    """
+    served.faults.redirect_to = "http://127.0.0.1:9"  # followed, this would not connect
+    async with a1.AsyncClient(
+        api_key=KEY, base_url=served.api_origin, transport="aiohttp"
+    ) as client:
+        with pytest.raises(a1.UnexpectedRedirectError):
+            await client.apps.get(apps.TEXT)
+    assert ["redirect"] == [entry.outcome for entry in served.journal]

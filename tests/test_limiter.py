@@ -168,6 +168,18 @@ async def test_slow_start_grows_the_rate_only_while_the_budget_is_the_bottleneck
     assert 60.0 == limiter.rate
 
 
+async def test_past_the_pool_size_slow_start_doubles_with_every_pool_of_answers() -> None:
+    """
+    Once the rate is above the in-flight bound, each answer to a request that waited
+    adds the rate over that bound: a budget with 10 slots at 100/s multiplies its rate
+    by 1.1 per answer, so a fast server's ceiling is found within a second.
+    """
+    limiter = Limiter(RateLimit(initial=100.0, burst=0.01), 10)
+    await anyio.sleep(1)
+    await _grant_times(limiter, 11)  # the first finds its token; 10 wait for theirs
+    assert 100.0 * 1.1**10 == pytest.approx(limiter.rate)
+
+
 async def test_a_refusal_decreases_the_rate_once_per_round() -> None:
     """
     Refusals of requests sent before the last decrease say nothing new: a burst of

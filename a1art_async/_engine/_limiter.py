@@ -32,9 +32,12 @@ of :class:`RateLimit`, defaults in brackets):
 1. *Slow start.*  The rate starts at ``initial`` [20/s], paced from the first request
    (the bucket starts with one token, not a burst).  Until the first refusal, every
    accepted answer to a request that had to wait for a token (the budget, not the
-   caller, was the bottleneck) adds ``slow_start`` [1] requests/s: under saturation
-   the rate grows by a factor of ``e`` per second, so an unknown limit is found in a
-   few seconds.
+   caller, was the bottleneck) adds ``slow_start`` [1] requests/s, or the rate over
+   the in-flight bound when that is more: under saturation the rate grows by a factor
+   of ``e`` per second while it is low, and doubles with every pool's worth of answers
+   (TCP's doubling per round trip, the pool taken as the window) once it passes the
+   pool's size, so an unknown limit is found in a few seconds and a fast server's
+   ceiling in about one more.
 2. *Additive increase.*  After a refusal, each such answer adds ``increase`` [0.03]
    requests/s: under saturation about 3 % per second, so the rate climbs back from a
    decrease in about 12 s and probes above it slowly.  Answers to requests that did
@@ -285,7 +288,9 @@ class Limiter:
         self.max_in_flight = max_in_flight
         self._clock = clock
         #: Where tokens come from: this process's bucket, or a budget shared by many.
-        self.source: TokenSource = source if source is not None else LocalTokenSource(config)
+        self.source: TokenSource = (
+            source if source is not None else LocalTokenSource(config, window=max_in_flight)
+        )
         self._in_flight = 0
         # One queue per (priority level, is_poll), each first come first served; see
         # _head for how they take turns.
@@ -588,10 +593,13 @@ class LocalTokenSource:
 
     Args:
         config: The rate's parameters.
+        window: The requests in flight at most (the limiter's slots): in slow start the
+            rate grows by at least the rate over this per answer.
     """
 
-    def __init__(self, config: RateLimit) -> None:
+    def __init__(self, config: RateLimit, *, window: int | None = None) -> None:
         self.config = config
+        self._window = window
         if config.adaptive:
             rate = config.initial if config.ceiling is None else min(config.initial, config.ceiling)
             rate = max(rate, config.floor)
@@ -647,7 +655,12 @@ class LocalTokenSource:
             if not self._slow_start and last is not None and now - last >= config.probe_after:
                 # Long without a refusal while the budget binds: the limit has risen.
                 self._slow_start = True
-            step = config.slow_start if self._slow_start else config.increase
+            if self._slow_start:
+                step = config.slow_start
+                if self._window and config.slow_start > 0:
+                    step = max(step, self._rate / self._window)
+            else:
+                step = config.increase
             self._set_rate(self._rate + step, now)
 
     def refused(self, permit: Permit, now: float, retry_after: float | None) -> None:

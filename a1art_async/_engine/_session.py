@@ -21,6 +21,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from json import dumps as _dumps
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
@@ -38,7 +39,7 @@ from ._errors import (
     ValidationError,
 )
 from ._events import Event, EventKind, Listener, Listeners
-from ._fast import FAST, check_backend, fast_transport
+from ._fast import FAST, Direct, check_backend, fast_transport
 from ._group import OwnedGroup
 from ._limiter import Limiter, RateLimit, TokenSource
 from ._logging import logger
@@ -98,6 +99,12 @@ class HeaderAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Any:
         request.headers[self._header] = self._prefix + self._secret.reveal()
         yield request
+
+    def header(self) -> tuple[str, str]:
+        """
+        The header's name and value (for a request path that applies it itself).
+        """
+        return self._header, self._prefix + self._secret.reveal()
 
     def __repr__(self) -> str:
         return f"<HeaderAuth {self._header}>"
@@ -267,6 +274,13 @@ class Session:
             if http_client is not None:
                 raise ValidationError("transport", "pass either http_client or transport")
             transport = fast_transport(limits)
+        # On the fast transport the session's own JSON and query requests skip httpx's
+        # client layer (see Direct); that needs the credential as one header.
+        self._direct = (
+            Direct(transport)
+            if self._fast and isinstance(auth, HeaderAuth) and transport is not None
+            else None
+        )
         self.base = base.rstrip("/")
         self._auth = auth
         self._secret = secret
@@ -453,6 +467,10 @@ class Session:
         timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
         paid: bool,
     ) -> Any:
+        if self._direct is not None and files is None:
+            return await self._attempt_direct(
+                self._direct, method, url, params, headers, json, guard, timeout, paid
+            )
         request = self._http.build_request(
             method,
             url,
@@ -505,6 +523,84 @@ class Session:
         finally:
             # Transport errors, gateway pages, cancellation: nothing about the rate.
             limiter.release(permit)
+
+    async def _attempt_direct(
+        self,
+        direct: Direct,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        guard: SpendGuard | None,
+        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
+        paid: bool,
+    ) -> Any:
+        """
+        :meth:`_attempt` on the fast transport's aiohttp session, for requests without
+        files: the same steps, the same errors, without httpx's client layer.
+        """
+        assert isinstance(self._auth, HeaderAuth)  # Direct exists only then
+        name, value = self._auth.header()
+        sent_headers = {"user-agent": self._user_agent, name: value}
+        body = None
+        if json is not None:
+            body = _dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            sent_headers["content-type"] = "application/json"
+        if headers:
+            sent_headers.update(headers)
+        limits = self._http.timeout if timeout is None else httpx.Timeout(timeout)
+        limiter = self.limiter
+        permit = await limiter.acquire()
+        try:
+            if guard is not None:
+                await guard.sending()
+            if paid and self.listeners:
+                self.listeners.emit(Event(EventKind.SENDING))
+            try:
+                try:
+                    answer = await direct.open(
+                        method,
+                        url,
+                        params=params,
+                        headers=sent_headers,
+                        body=body,
+                        timeout=limits,
+                    )
+                except httpx.HTTPError as error:
+                    raise Refused.from_transport(error) from None
+                try:
+                    content = await direct.read(answer, MAX_ENVELOPE_BYTES)
+                except httpx.HTTPError as error:
+                    raise Refused.from_transport(error, sent=True) from None
+                finally:
+                    answer.release()
+                status = answer.status
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%s %s -> %d", method, url, status)
+                response = httpx.Response(status, headers=answer.raw_headers)
+                try:
+                    if response.is_redirect:
+                        location = response.headers.get("location", "")
+                        raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
+                    data = self.wire.read(Reply(response, content, self.redact))
+                except Refused as failed:
+                    if failed.failure is Failure.RATE_LIMITED:
+                        limiter.refused(permit, failed.retry_after)
+                    elif failed.failure is Failure.REJECTED:
+                        limiter.accepted(permit)
+                    raise
+            except Refused as failed:
+                failed.sending = paid
+                raise
+            limiter.accepted(permit)
+            return data
+        finally:
+            limiter.release(permit)
+
+    @property
+    def _user_agent(self) -> str:
+        return str(self._http.headers.get("user-agent", "python-httpx"))
 
 
 async def _read_bounded(response: httpx.Response) -> bytes | None:
