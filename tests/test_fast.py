@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 import a1art_async as a1
+from a1art_async._engine._session import Reply
 from a1art_async.testing import Emulator, apps
 from a1art_async.testing._kit import serving
 
@@ -143,3 +144,16 @@ async def test_a_redirect_is_not_followed_and_the_key_stays_home(served: Emulato
         with pytest.raises(a1.UnexpectedRedirectError):
             await client.apps.get(apps.TEXT)
     assert ["redirect"] == [entry.outcome for entry in served.journal]
+
+
+def test_a_reply_without_an_httpx_response_reads_its_raw_headers() -> None:
+    """
+    A reply made from a status and raw headers (the direct path) finds ``Retry-After``
+    in any case, and builds the httpx response only when asked.
+    """
+    reply = Reply(None, b"{}", str, status=429, raw_headers=[(b"Retry-After", b"3")])
+    assert (3.0, 429, "3") == (
+        reply.retry_after,
+        reply.response.status_code,
+        reply.response.headers["retry-after"],
+    )

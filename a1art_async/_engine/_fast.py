@@ -106,12 +106,26 @@ class Direct:
         self._aiohttp = aiohttp
         self._url = yarl.URL
         self._connecting = (aiohttp.ClientConnectorError, _connect_timeout())
+        self._client: Any = None
+        self._limits: httpx.Timeout | None = None
+        self._converted: Any = None
 
     def _session(self) -> Any:
-        transport: Any = self._transport
-        if not isinstance(transport.client, self._aiohttp.ClientSession):
-            transport.client = transport.get_client()
-        return transport.client
+        session = self._client
+        if session is None:
+            transport: Any = self._transport
+            if not isinstance(transport.client, self._aiohttp.ClientSession):
+                transport.client = transport.get_client()
+            session = self._client = transport.client
+        return session
+
+    def _timeout(self, timeout: httpx.Timeout) -> Any:
+        if timeout is not self._limits:  # almost always the client's own: converted once
+            self._limits = timeout
+            self._converted = self._aiohttp.ClientTimeout(
+                sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+            )
+        return self._converted
 
     async def open(
         self,
@@ -139,9 +153,7 @@ class Direct:
                 headers=headers,
                 data=body,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(
-                    sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
-                ),
+                timeout=self._timeout(timeout),
             )
         except self._connecting as error:
             if isinstance(error, aiohttp.ServerTimeoutError):

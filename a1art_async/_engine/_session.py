@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from json import dumps as _dumps
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 import anyio
-import attrs
 import httpx
 
 from ._errors import (
@@ -61,6 +60,8 @@ if TYPE_CHECKING:
 _EXCERPT_CHARS = 200
 #: Envelopes are small; a body past this is not one, and is not read further.
 MAX_ENVELOPE_BYTES: Final = 4 * 1024 * 1024
+#: Statuses httpx calls redirects (``Response.is_redirect``, given a Location).
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 #: Failures that prove an attempt was not charged: refused for the rate, rejected
 #: outright by the API, or never sent.
 _UNPAID: Final = frozenset({Failure.RATE_LIMITED, Failure.REJECTED, Failure.NOT_SENT})
@@ -148,34 +149,80 @@ class Refused(Exception):
         return cls(failure, wrapped)
 
 
-@attrs.frozen
 class Reply:
     """
     One HTTP answer, as a :class:`Wire` reads it.
 
-    Attributes:
-        response: The response (its body already read and closed).
+    Args:
+        response: The response (its body already read and closed); ``None`` for an
+            answer that did not come through httpx (the fast transport's direct path),
+            whose *status* and *raw_headers* are given instead: :attr:`response` is then
+            built on first use, which most answers never need.
         body: The body, or ``None`` when it was larger than an envelope can be.
         redact: Removes the API key from a text (for messages and excerpts).
+        status: The status, without *response*.
+        raw_headers: The headers as ``(name, value)`` byte pairs, without *response*.
     """
 
-    response: httpx.Response
-    body: bytes | None
-    redact: Callable[[str], str]
+    __slots__ = ("_raw", "_response", "_status", "body", "redact")
+
+    def __init__(
+        self,
+        response: httpx.Response | None,
+        body: bytes | None,
+        redact: Callable[[str], str],
+        *,
+        status: int | None = None,
+        raw_headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        if response is None and status is None:
+            raise TypeError("a reply needs a response or a status")
+        self._response = response
+        self._status = response.status_code if response is not None else status
+        self._raw = raw_headers
+        self.body = body
+        self.redact = redact
+
+    def __repr__(self) -> str:
+        return f"<Reply {self._status} {'large' if self.body is None else len(self.body)}>"
+
+    @property
+    def response(self) -> httpx.Response:
+        """
+        The response, its body already read and closed.
+        """
+        if self._response is None:
+            self._response = httpx.Response(self.status, headers=list(self._raw))
+        return self._response
 
     @property
     def status(self) -> int:
         """
         The HTTP status.
         """
-        return self.response.status_code
+        status = self._status
+        assert status is not None  # set from the response otherwise
+        return status
+
+    def header(self, name: str) -> str | None:
+        """
+        A header's value (the first, if repeated), by its lower-case name.
+        """
+        if self._response is not None:
+            found: str | None = self._response.headers.get(name)
+            return found
+        wanted = name.encode("ascii")
+        for key, value in self._raw:
+            if key.lower() == wanted:
+                return bytes(value).decode("latin-1")
+        return None
 
     @property
     def retry_after(self) -> float | None:
         """
         The ``Retry-After`` header, in seconds, when there is one.
         """
-        return parse_retry_after(self.response.headers.get("retry-after"))
+        return parse_retry_after(self.header("retry-after"))
 
     def excerpt(self) -> str:
         """
@@ -290,6 +337,7 @@ class Session:
         self._http = http_client or httpx.AsyncClient(
             timeout=timeout, limits=limits, transport=transport, follow_redirects=False
         )
+        self._user_agent = str(self._http.headers.get("user-agent", "python-httpx"))
         # In-flight requests are bounded to the pool's size; the limiter also orders
         # the waiting ones by priority and paces them to the server's rate limit.
         self.limiter = Limiter(rate_limit, limits.max_connections or 100, source=token_source)
@@ -578,12 +626,14 @@ class Session:
                 status = answer.status
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("%s %s -> %d", method, url, status)
-                response = httpx.Response(status, headers=answer.raw_headers)
+                reply = Reply(
+                    None, content, self.redact, status=status, raw_headers=answer.raw_headers
+                )
                 try:
-                    if response.is_redirect:
-                        location = response.headers.get("location", "")
+                    if status in _REDIRECTS:
+                        location = reply.header("location") or ""
                         raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
-                    data = self.wire.read(Reply(response, content, self.redact))
+                    data = self.wire.read(reply)
                 except Refused as failed:
                     if failed.failure is Failure.RATE_LIMITED:
                         limiter.refused(permit, failed.retry_after)
@@ -598,15 +648,15 @@ class Session:
         finally:
             limiter.release(permit)
 
-    @property
-    def _user_agent(self) -> str:
-        return str(self._http.headers.get("user-agent", "python-httpx"))
-
 
 async def _read_bounded(response: httpx.Response) -> bytes | None:
     """
     Read a body up to the envelope limit; ``None`` means it was larger.
     """
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) <= MAX_ENVELOPE_BYTES:
+        # The usual envelope: read whole (over HTTP/1.1 the body is exactly that long).
+        return await response.aread()
     chunks: list[bytes] = []
 
     async def keep(chunk: bytes) -> None:
