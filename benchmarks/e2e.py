@@ -149,7 +149,16 @@ def scaled_policy(scale: float) -> a1.PollPolicy:
     The default poll policy with every duration multiplied by *scale*.
     """
     base = a1.PollPolicy()
-    seconds = {"first_delay", "hint_cap", "interval", "max_interval", "deadline", "coalesce"}
+    seconds = {
+        "first_delay",
+        "hint_cap",
+        "interval",
+        "max_interval",
+        "deadline",
+        "coalesce",
+        "poll_cost",
+        "busy_poll_cost",
+    }
     changes = {
         field.name: getattr(base, field.name) * scale
         for field in attrs.fields(a1.PollPolicy)
@@ -491,9 +500,13 @@ def bench_b5(seconds: float, warmup: float, repeats: int) -> dict[str, Any]:
             for c in (16, 128)
             if (sdk, c) in cpu and (bare, c) in cpu
         }
+        # On the fast transport the SDK sends its requests through aiohttp itself
+        # (httpx's client layer only for uploads and downloads): bare aiohttp is the
+        # transport it runs on; httpx on the same aiohttp transport is shown too.
         for transport, sdk, bare in (
             ("httpx", "sdk", "httpx"),
-            ("aiohttp", "sdk_fast", "httpx_fast"),
+            ("aiohttp", "sdk_fast", "aiohttp"),
+            ("httpx_over_aiohttp", "sdk_fast", "httpx_fast"),
         )
     }
     return {
@@ -639,7 +652,7 @@ def _table(results: dict[str, Any]) -> str:
         figures = ", ".join(f"{c} in flight: {us:,.0f} us" for c, us in by_level.items())
         lines.append(
             f"the SDK's own CPU per request on {transport} (SDK minus bare {transport}): "
-            f"{figures} (target <= 100 us)"
+            f"{figures}" + ("" if transport == "httpx_over_aiohttp" else " (target <= 100 us)")
         )
     fast = ", ".join(f"{c}: {number(r)}" for c, r in b5["sdk_fast_vs_aiohttp_rps"].items())
     lines.append(
