@@ -418,3 +418,26 @@ async def test_the_client_learns_per_app_and_exports_it(
         model = client.durations.model(apps.TEXT)
     assert [apps.TEXT] * 3 == [handle.family for handle in handles]
     assert 3 == model.observed
+
+
+def test_a_batch_job_resumed_from_its_journal_keeps_its_app_family() -> None:
+    """
+    A batch job picked up from its journal (submitted in an earlier run) is polled as
+    its app's family, like one submitted now.
+    """
+    from a1art_async._batch import A1ArtJob
+    from a1art_async._engine._journal import JobRecord, JobState
+    from a1art_async._generation import GenerateArgs
+
+    client = _client()
+    job = A1ArtJob(
+        "k",
+        "app-7",
+        GenerateArgs(),
+        generator=client._generator,
+        tasks=client.tasks,
+        language=None,
+    )
+    record = JobRecord(key="k", state=JobState.SUBMITTED, task_id="t-1", hint=22.0)
+    handle = job.resume(record)
+    assert ("app-7", "app-7", 22.0) == (handle.family, handle.app_id, handle.hint)
