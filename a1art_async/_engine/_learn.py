@@ -42,7 +42,7 @@ _SIGMA_RANGE: Final = (0.03, 2.0)
 _TAIL: Final = 1e-4
 #: Grid points per schedule (the step is the horizon over this).
 _GRID: Final = 600
-_EM_ROUNDS: Final = 30
+_EM_ROUNDS: Final = 100
 
 
 def _phi(z: float) -> float:
@@ -325,14 +325,26 @@ class DurationModel:
         """
         return len(self._intervals)
 
-    def fit(self) -> Lognormal | None:
+    def fit(self, *, fresh: bool = False) -> Lognormal | None:
         """
-        The current fit (refitted after every quarter of new observations, at most 32
-        apart); ``None`` without prior and observations.
+        The current fit; ``None`` without prior and observations.  *fresh* refits now.
+
+        Refitted once the observations since the last fit are half as many as before
+        it (at least 4, at most 64 apart), and kept as the same object unless the median
+        moved by 0.5 % or sigma by 2 %, so that schedules made for it stay in use.
         """
         n = len(self._intervals)
-        if self._fit is None or self._since_fit >= min(32, max(1, n // 4)):
-            self._fit = self._em()
+        due = self._since_fit >= min(64, max(4, (n - self._since_fit) // 2))
+        if self._fit is None or (fresh and self._since_fit) or due:
+            fit = self._em()
+            old = self._fit
+            if (
+                old is None
+                or fit is None
+                or abs(fit.mu - old.mu) > 0.005
+                or abs(fit.sigma - old.sigma) > 0.02 * old.sigma
+            ):
+                self._fit = fit
             self._since_fit = 0
         return self._fit
 
@@ -365,17 +377,11 @@ class DurationModel:
             new_mu = t1 / total
             new_sigma = math.sqrt(max(t2 / total - new_mu * new_mu, 0.0))
             new_sigma = min(max(new_sigma, _SIGMA_RANGE[0]), _SIGMA_RANGE[1])
-            done = abs(new_mu - mu) < 1e-5 and abs(new_sigma - sigma) < 1e-5
+            done = abs(new_mu - mu) < 1e-4 and abs(new_sigma - sigma) < 1e-4
             mu, sigma = new_mu, new_sigma
             if done:
                 break
         return Lognormal(mu, sigma)
-
-
-@attrs.frozen
-class _Key:
-    family: str
-    cost: float
 
 
 class Durations:
@@ -406,7 +412,8 @@ class Durations:
         self.prior_weight = prior_weight
         self.max_families = max_families
         self._models: dict[str, DurationModel] = {}
-        self._tables: dict[_Key, tuple[Lognormal, OptimalSchedule]] = {}
+        # (family, cost) -> the fit a table was made for, and the table.
+        self._tables: dict[tuple[str, float], tuple[Lognormal, OptimalSchedule]] = {}
 
     def __repr__(self) -> str:
         return f"<Durations families={len(self._models)}>"
@@ -427,7 +434,7 @@ class Durations:
             while len(self._models) >= self.max_families:
                 forgotten = next(iter(self._models))
                 del self._models[forgotten]
-                for key in [k for k in self._tables if k.family == forgotten]:
+                for key in [k for k in self._tables if k[0] == forgotten]:
                     del self._tables[key]
         self._models[family] = model  # most recently used last
         return model
@@ -437,6 +444,13 @@ class Durations:
         A job of *family* finished between *lo* and *hi* seconds after its anchor.
         """
         self.model(family, hint).observe(lo, hi)
+
+    def observed(self, family: str) -> int:
+        """
+        How many tasks of *family* were seen finishing (0 for a family not known).
+        """
+        model = self._models.get(family)
+        return 0 if model is None else model.observed
 
     def fitted(self, family: str, *, prior: bool = False) -> Lognormal | None:
         """
@@ -456,9 +470,9 @@ class Durations:
         dist = self.fitted(family, prior=prior)
         if dist is None:
             return None
-        key = _Key(family, cost)
+        key = (family, cost)
         cached = self._tables.get(key)
-        if cached is not None and cached[0] == dist:
+        if cached is not None and cached[0] is dist:
             return cached[1]
         table = OptimalSchedule(dist, cost)
         self._tables[key] = (dist, table)
@@ -472,7 +486,7 @@ class Durations:
         """
         families: dict[str, Any] = {}
         for family, model in self._models.items():
-            fit = model.fit() if model.observed >= self.learn_after else None
+            fit = model.fit(fresh=True) if model.observed >= self.learn_after else None
             if fit is None:
                 continue
             weight = min(float(self.window), model.weight + model.samples)
@@ -510,6 +524,6 @@ class Durations:
             loaded[str(family)] = model
         for family, model in loaded.items():
             self._models.pop(family, None)
-            for key in [k for k in self._tables if k.family == family]:
+            for key in [k for k in self._tables if k[0] == family]:
                 del self._tables[key]
             self._models[family] = model

@@ -357,11 +357,9 @@ class Scheduler(Generic[R]):
         family = entry.handle.family
         if family is None or self._busy is None or self.policy.learn_after is None:
             return None
+        if not self._busy() or not self.durations.observed(family):
+            return None
         durations = self.durations
-        if family not in durations or durations.model(family).observed == 0:
-            return None
-        if not self._busy():
-            return None
         table = durations.schedule(family, self.policy.busy_poll_cost, prior=True)
         if table is None:
             return None
@@ -529,8 +527,12 @@ class Scheduler(Generic[R]):
             del self._entries[entry.task_id]
             family = entry.handle.family
             if status is not None and family is not None and self.policy.learn_after:
+                # The task was unfinished when an earlier poll was sent (or at its anchor)
+                # and finished when this one was answered: the poll may have waited for
+                # the budget after `sent`, so only the answer bounds the finish.
+                answered = anyio.current_time()
                 self.durations.observe(
-                    family, entry.since - entry.anchor, sent - entry.anchor, hint=entry.hint
+                    family, entry.since - entry.anchor, answered - entry.anchor, hint=entry.hint
                 )
             entry.subs = []
             for sub in subs:
