@@ -490,7 +490,8 @@ class Limiter:
         permit.done = True
         self._in_flight -= 1
         self.source.accepted(permit, self._clock())
-        self._dispatch()
+        if self._waiting:
+            self._dispatch()
 
     def refused(self, permit: Permit, retry_after: float | None = None) -> None:
         """
@@ -514,7 +515,8 @@ class Limiter:
             return
         permit.done = True
         self._in_flight -= 1
-        self._dispatch()
+        if self._waiting:
+            self._dispatch()
 
     def _give_back(self, permit: Permit) -> None:
         permit.done = True
