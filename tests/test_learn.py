@@ -89,7 +89,7 @@ async def _run(
     policy: a1.PollPolicy,
     body: Callable[[Scheduler, a1.AsyncClient], Awaitable[None]],
     *,
-    busy: Callable[[], bool] | None = None,
+    busy: Callable[[a1.Priority], bool] | None = None,
 ) -> Scheduler:
     scheduler = Scheduler(scripted_poller(server.fetch), policy, rng=random.Random(7), busy=busy)
     async with anyio.create_task_group() as tg:
@@ -377,7 +377,7 @@ async def test_a_saturated_budget_holds_polls_back_until_it_frees() -> None:
             busy[0] = False
         assert [] == held  # the plain schedule's first poll (about 17 s) was held back
 
-    await _run(server, policy, body, busy=lambda: busy[0])
+    await _run(server, policy, body, busy=lambda level: busy[0])
     assert 30.0 <= server.times("t")[0] <= 30.0 + policy.interval / 4
 
 
@@ -392,7 +392,7 @@ async def test_the_first_result_of_a_family_is_not_held_back() -> None:
     async def body(scheduler: Scheduler, client: a1.AsyncClient) -> None:
         await _wait_all(scheduler, [client.tasks.track(server.add("t", 10.0), app=_app(10.0))])
 
-    await _run(server, policy, body, busy=lambda: True)
+    await _run(server, policy, body, busy=lambda level: True)
     # The rules' schedule for a 10 s hint: 8.75 s, then every 4.75 s.
     assert [8.75, 13.5] == pytest.approx(server.times("t"))
 
@@ -441,3 +441,39 @@ def test_a_batch_job_resumed_from_its_journal_keeps_its_app_family() -> None:
     record = JobRecord(key="k", state=JobState.SUBMITTED, task_id="t-1", hint=22.0)
     handle = job.resume(record)
     assert ("app-7", "app-7", 22.0) == (handle.family, handle.app_id, handle.hint)
+
+
+async def test_a_single_wait_is_not_held_back_by_a_saturated_batch() -> None:
+    """
+    A poll for an interactive wait (``handle.result()``) goes as planned while only bulk
+    requests wait for the budget: holding it back would not speed the batch up.
+    """
+    server = Server()
+    policy = attrs.evolve(EXACT, busy_poll_cost=1000.0)
+
+    async def body(scheduler: Scheduler, client: a1.AsyncClient) -> None:
+        scheduler.durations.load(
+            {"v": 1, "families": {"app-1": {"mu": math.log(20.0), "sigma": 0.25, "weight": 50}}}
+        )
+        handle = client.tasks.track(server.add("t", 25.0), app=_app())
+        await scheduler.wait(handle)
+
+    await _run(server, policy, body, busy=lambda level: level >= a1.Priority.BULK)
+    table = OptimalSchedule(Lognormal(math.log(20.0), 0.25), policy.poll_cost)
+    assert table.next_age(0.0) == pytest.approx(server.times("t")[0])
+
+
+async def test_the_limiter_is_busy_for_a_level_when_others_wait_at_or_above_it() -> None:
+    """
+    A bulk submission waiting for a token makes the budget busy for bulk polls only.
+    """
+    limiter = a1.AsyncClient(api_key="k", rate_limit=1.0)._session.limiter
+    first = await limiter.acquire()  # the only token
+    with a1.request_priority(a1.Priority.BULK):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(limiter.acquire)
+            await anyio.sleep(0.1)
+            busy = (limiter.busy(a1.Priority.BULK), limiter.busy(a1.Priority.INTERACTIVE))
+            tg.cancel_scope.cancel()
+    limiter.accepted(first)
+    assert (True, False) == busy

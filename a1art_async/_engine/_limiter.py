@@ -347,15 +347,15 @@ class Limiter:
         """
         return self._waiting
 
-    def busy(self) -> bool:
+    def busy(self, level: Priority = Priority.BULK) -> bool:
         """
-        Whether requests other than polls wait for a permit: the budget is saturated,
-        and a poll sent now delays one of them.
+        Whether requests other than polls wait for a permit at *level* or a more urgent
+        one: the budget is saturated, and a poll sent at *level* now delays one of them.
         """
         if not self._waiting:
             return False
         queues = self._queues
-        return any(self._live(queues[index]) is not None for index in range(0, len(queues), 2))
+        return any(self._live(queues[2 * index]) is not None for index in range(level + 1))
 
     # Acquiring ------------------------------------------------------------------------
 

@@ -160,8 +160,9 @@ class Scheduler(Generic[R]):
         listeners: Told of every state change and failed poll.
         durations: What is learned of each family's durations (a fresh store by
             default; share or :meth:`~Durations.load` one to start warm).
-        busy: Says whether the request budget is saturated (requests other than polls
-            wait for a permit): polls then cost ``policy.busy_poll_cost``.
+        busy: Says whether the request budget is saturated for polls at a priority
+            (requests other than polls wait for a permit at that level or above): such
+            polls then cost ``policy.busy_poll_cost``.
 
     Run it once with ``await task_group.start(scheduler.run)``; :meth:`stop` (or
     cancelling that task group) stops it, and every waiter still subscribed gets a
@@ -176,7 +177,7 @@ class Scheduler(Generic[R]):
         rng: random.Random | None = None,
         listeners: Listeners | None = None,
         durations: Durations | None = None,
-        busy: Callable[[], bool] | None = None,
+        busy: Callable[[Priority], bool] | None = None,
     ):
         self._poller = poller
         self.policy = policy
@@ -347,17 +348,19 @@ class Scheduler(Generic[R]):
         When a due poll should go instead, because the request budget is saturated; or
         ``None``: now.
 
-        While requests other than polls wait for a permit, a poll costs
-        ``busy_poll_cost``: the schedule for that cost (from what is known of the
-        family, its hint at least) may put the poll later.  It is then put back, at
-        most a quarter of ``interval`` at a time, so that it goes as soon as the budget
-        frees up.  A family none of whose tasks was seen finishing yet is polled as
-        planned: its first result comes within seconds, and its first observation.
+        While requests other than polls wait for a permit at the poll's priority or a
+        more urgent one, a poll costs ``busy_poll_cost``: the schedule for that cost
+        (from what is known of the family, its hint at least) may put the poll later.
+        It is then put back, at most a quarter of ``interval`` at a time, so that it
+        goes as soon as the budget frees up.  A family none of whose tasks was seen
+        finishing yet is polled as planned: its first result comes within seconds, and
+        its first observation.
         """
         family = entry.handle.family
         if family is None or self._busy is None or self.policy.learn_after is None:
             return None
-        if not self._busy() or not self.durations.observed(family):
+        level = min((sub.sink.priority for sub in entry.subs), default=Priority.BULK)
+        if not self._busy(level) or not self.durations.observed(family):
             return None
         durations = self.durations
         table = durations.schedule(family, self.policy.busy_poll_cost, prior=True)
