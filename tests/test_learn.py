@@ -223,6 +223,21 @@ def test_a_family_is_learned_after_learn_after_observations() -> None:
     assert durations.schedule("app", 1.0) is not None
 
 
+def test_a_family_is_learned_from_whole_cohorts_only() -> None:
+    """
+    Tasks anchored together teach nothing until their slowest would have finished too
+    (the 99.9th percentile of what is known): the first to finish of a burst are its
+    quick ones, and learning from them alone would poll the rest too early.
+    """
+    durations = Durations(learn_after=5)
+    for n in range(5):  # the five quick ones of a burst anchored at 0
+        durations.observe("app", 3.0 + n * 0.1, 3.5 + n * 0.1, hint=10.0, anchor=0.0)
+    early = durations.fitted("app", now=10.0)
+    later = durations.fitted("app", now=100.0)
+    assert early is None
+    assert later is not None
+
+
 def test_what_was_learned_exports_as_json_and_loads_warm() -> None:
     """
     An export is a small JSON-ready dict; loading it into a fresh store makes the

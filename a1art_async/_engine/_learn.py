@@ -291,52 +291,101 @@ class DurationModel:
     """
     What is known about one family's durations: a prior and recent observations.
 
+    Observations are used once they are *mature*: once every job anchored at the same
+    time as theirs has almost surely finished too (its anchor is older than the 99.9th
+    percentile of the current fit).  Before that, the jobs that finished are the quick
+    ones of their cohort, and a fit to them alone would think the family quicker than it
+    is: a burst of tasks submitted together would poll far too early once "learned".
+
     Args:
         prior: The distribution assumed before any observation (from a hint, or loaded).
         weight: How many observations the prior counts as.
-        window: How many recent observations are kept (older ones are forgotten, so
-            the fit follows a service that gets faster or slower).
+        window: How many recent mature observations are kept (older ones are forgotten,
+            so the fit follows a service that gets faster or slower).
     """
 
-    __slots__ = ("_fit", "_intervals", "_since_fit", "observed", "prior", "weight")
+    __slots__ = (
+        "_fit",
+        "_intervals",
+        "_pending",
+        "_since_fit",
+        "matured",
+        "observed",
+        "prior",
+        "weight",
+    )
 
     def __init__(self, prior: Lognormal | None, weight: float, window: int) -> None:
         self.prior = prior
         self.weight = weight if prior is not None else 0.0
         self._intervals: deque[tuple[float, float]] = deque(maxlen=window)
+        # (anchor, lo, hi) not mature yet, in the order they were seen.
+        self._pending: deque[tuple[float, float, float]] = deque(maxlen=4 * window)
         self._fit: Lognormal | None = None
         self._since_fit = 0
         #: Observations since this model was made (including forgotten ones).
         self.observed = 0
+        #: Of those, the ones that are mature (see the class docstring).
+        self.matured = 0
 
-    def observe(self, lo: float, hi: float) -> None:
+    def observe(self, lo: float, hi: float, *, anchor: float | None = None) -> None:
         """
-        A job finished more than *lo* and at most *hi* seconds after its anchor.
+        A job finished more than *lo* and at most *hi* seconds after its anchor (a time
+        on the caller's clock; ``None``: mature at once).
         """
         lo, hi = max(0.0, lo), max(hi, 1e-3)
-        self._intervals.append((min(lo, hi), hi))
         self.observed += 1
-        self._since_fit += 1
+        if anchor is None:
+            self._intervals.append((min(lo, hi), hi))
+            self.matured += 1
+            self._since_fit += 1
+        else:
+            self._pending.append((anchor, min(lo, hi), hi))
 
     @property
     def samples(self) -> int:
         """
-        Observations kept.
+        Mature observations kept.
         """
         return len(self._intervals)
 
-    def fit(self, *, fresh: bool = False) -> Lognormal | None:
+    def ripen(self, now: float | None) -> None:
         """
-        The current fit; ``None`` without prior and observations.  *fresh* refits now.
+        Move the observations that are mature at *now* (``None``: all) into the fit.
+        """
+        pending = self._pending
+        if not pending:
+            return
+        reference = self._fit or self.prior
+        if now is not None and reference is None:
+            # No scale yet: a first fit to whatever finished gives one.
+            reference = self._em(list(self._intervals) + [(lo, hi) for _, lo, hi in pending])
+        cutoff = math.inf if now is None or reference is None else now - reference.quantile(0.999)
+        kept: deque[tuple[float, float, float]] = deque(maxlen=pending.maxlen)
+        for anchor, lo, hi in pending:
+            if anchor <= cutoff:
+                self._intervals.append((lo, hi))
+                self.matured += 1
+                self._since_fit += 1
+            else:
+                kept.append((anchor, lo, hi))
+        self._pending = kept
 
-        Refitted once the observations since the last fit are half as many as before
-        it (at least 4, at most 64 apart), and kept as the same object unless the median
-        moved by 0.5 % or sigma by 2 %, so that schedules made for it stay in use.
+    def fit(self, *, fresh: bool = False, now: float | None = None) -> Lognormal | None:
         """
+        The current fit, from the observations mature at *now* (``None``: all, as for an
+        export); ``None`` without prior and observations.  *fresh* refits now.
+
+        Refitted once the mature observations since the last fit are half as many as
+        before it (at least 4, at most 64 apart), and kept as the same object unless the
+        median moved by 0.5 % or sigma by 2 %, so that schedules made for it stay in use.
+        """
+        if self._pending and (now is None or self._since_fit or self._fit is None or fresh):
+            self.ripen(now)
         n = len(self._intervals)
         due = self._since_fit >= min(64, max(4, (n - self._since_fit) // 2))
         if self._fit is None or (fresh and self._since_fit) or due:
-            fit = self._em()
+            fit = self._em(list(self._intervals))
             old = self._fit
             if (
                 old is None
@@ -348,10 +397,8 @@ class DurationModel:
             self._since_fit = 0
         return self._fit
 
-    def _em(self) -> Lognormal | None:
-        logs = [
-            (-math.inf if lo <= 0 else math.log(lo), math.log(hi)) for lo, hi in self._intervals
-        ]
+    def _em(self, intervals: list[tuple[float, float]]) -> Lognormal | None:
+        logs = [(-math.inf if lo <= 0 else math.log(lo), math.log(hi)) for lo, hi in intervals]
         if not logs and self.prior is None:
             return None
         if self._fit is not None:
@@ -439,11 +486,20 @@ class Durations:
         self._models[family] = model  # most recently used last
         return model
 
-    def observe(self, family: str, lo: float, hi: float, *, hint: float | None = None) -> None:
+    def observe(
+        self,
+        family: str,
+        lo: float,
+        hi: float,
+        *,
+        hint: float | None = None,
+        anchor: float | None = None,
+    ) -> None:
         """
-        A job of *family* finished between *lo* and *hi* seconds after its anchor.
+        A job of *family* finished between *lo* and *hi* seconds after its anchor (a
+        time, for the observation to wait until its cohort is mature; ``None``: at once).
         """
-        self.model(family, hint).observe(lo, hi)
+        self.model(family, hint).observe(lo, hi, anchor=anchor)
 
     def observed(self, family: str) -> int:
         """
@@ -452,22 +508,33 @@ class Durations:
         model = self._models.get(family)
         return 0 if model is None else model.observed
 
-    def fitted(self, family: str, *, prior: bool = False) -> Lognormal | None:
+    def fitted(
+        self, family: str, *, prior: bool = False, now: float | None = None
+    ) -> Lognormal | None:
         """
-        The family's fitted distribution, once it has been seen ``learn_after`` times
-        (with *prior*, also before: the hint's lognormal refined by what was seen).
+        The family's fitted distribution, once ``learn_after`` of its observations are
+        mature at *now* (with *prior*, also before: the hint's lognormal refined by what
+        was seen).
         """
         model = self._models.get(family)
-        if model is None or (model.observed < self.learn_after and not prior):
+        if model is None:
             return None
-        return model.fit()
+        if model.matured < self.learn_after and not prior:
+            if not model.observed >= self.learn_after:
+                return None
+            model.ripen(now)
+            if model.matured < self.learn_after:
+                return None
+        return model.fit(now=now)
 
-    def schedule(self, family: str, cost: float, *, prior: bool = False) -> OptimalSchedule | None:
+    def schedule(
+        self, family: str, cost: float, *, prior: bool = False, now: float | None = None
+    ) -> OptimalSchedule | None:
         """
         The optimal schedule for the family at *cost* seconds per poll, or ``None``
         while it is not learned yet (with *prior*: while nothing is known at all).
         """
-        dist = self.fitted(family, prior=prior)
+        dist = self.fitted(family, prior=prior, now=now)
         if dist is None:
             return None
         key = (family, cost)
@@ -487,6 +554,8 @@ class Durations:
         families: dict[str, Any] = {}
         for family, model in self._models.items():
             fit = model.fit(fresh=True) if model.observed >= self.learn_after else None
+            if model.matured < self.learn_after:
+                fit = None
             if fit is None:
                 continue
             weight = min(float(self.window), model.weight + model.samples)
@@ -520,7 +589,7 @@ class Durations:
             if not (math.isfinite(mu) and sigma > 0 and math.isfinite(sigma) and weight >= 0):
                 raise ValueError(f"family {family!r}: sigma and weight must be positive")
             model = DurationModel(Lognormal(mu, sigma), weight, self.window)
-            model.observed = max(self.learn_after, math.ceil(weight))
+            model.observed = model.matured = max(self.learn_after, math.ceil(weight))
             loaded[str(family)] = model
         for family, model in loaded.items():
             self._models.pop(family, None)

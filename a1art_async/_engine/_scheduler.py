@@ -341,7 +341,7 @@ class Scheduler(Generic[R]):
         durations = self.durations
         if family not in durations:
             durations.model(family, entry.hint)
-        return durations.schedule(family, self.policy.poll_cost)
+        return durations.schedule(family, self.policy.poll_cost, now=anyio.current_time())
 
     def _deferred(self, entry: _Entry, now: float) -> float | None:
         """
@@ -363,7 +363,7 @@ class Scheduler(Generic[R]):
         if not self._busy(level) or not self.durations.observed(family):
             return None
         durations = self.durations
-        table = durations.schedule(family, self.policy.busy_poll_cost, prior=True)
+        table = durations.schedule(family, self.policy.busy_poll_cost, prior=True, now=now)
         if table is None:
             return None
         polled = entry.status is not None and entry.since > entry.anchor
@@ -535,7 +535,11 @@ class Scheduler(Generic[R]):
                 # the budget after `sent`, so only the answer bounds the finish.
                 answered = anyio.current_time()
                 self.durations.observe(
-                    family, entry.since - entry.anchor, answered - entry.anchor, hint=entry.hint
+                    family,
+                    entry.since - entry.anchor,
+                    answered - entry.anchor,
+                    hint=entry.hint,
+                    anchor=entry.anchor,
                 )
             entry.subs = []
             for sub in subs:
