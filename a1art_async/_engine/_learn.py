@@ -307,8 +307,10 @@ class DurationModel:
     __slots__ = (
         "_fit",
         "_intervals",
+        "_oldest",
         "_pending",
         "_since_fit",
+        "_span",
         "matured",
         "observed",
         "prior",
@@ -321,6 +323,10 @@ class DurationModel:
         self._intervals: deque[tuple[float, float]] = deque(maxlen=window)
         # (anchor, lo, hi) not mature yet, in the order they were seen.
         self._pending: deque[tuple[float, float, float]] = deque(maxlen=4 * window)
+        # The oldest anchor pending (a lower bound), and the span an anchor must be
+        # older than to be mature, with the distribution it was computed for.
+        self._oldest = math.inf
+        self._span: tuple[Lognormal | None, float] = (None, math.inf)
         self._fit: Lognormal | None = None
         self._since_fit = 0
         #: Observations since this model was made (including forgotten ones).
@@ -340,7 +346,10 @@ class DurationModel:
             self.matured += 1
             self._since_fit += 1
         else:
+            # A full deque forgets its oldest: the bound may then be too low, which costs
+            # one needless look through the others at most.
             self._pending.append((anchor, min(lo, hi), hi))
+            self._oldest = min(self._oldest, anchor)
 
     @property
     def samples(self) -> int:
@@ -360,8 +369,16 @@ class DurationModel:
         if now is not None and reference is None:
             # No scale yet: a first fit to whatever finished gives one.
             reference = self._em(list(self._intervals) + [(lo, hi) for _, lo, hi in pending])
-        cutoff = math.inf if now is None or reference is None else now - reference.quantile(0.999)
+        if now is None or reference is None:
+            cutoff = math.inf
+        else:
+            if self._span[0] is not reference:
+                self._span = (reference, reference.quantile(0.999))
+            cutoff = now - self._span[1]
+        if self._oldest > cutoff:
+            return  # nothing is mature yet: no need to look through them
         kept: deque[tuple[float, float, float]] = deque(maxlen=pending.maxlen)
+        oldest = math.inf
         for anchor, lo, hi in pending:
             if anchor <= cutoff:
                 self._intervals.append((lo, hi))
@@ -369,7 +386,9 @@ class DurationModel:
                 self._since_fit += 1
             else:
                 kept.append((anchor, lo, hi))
+                oldest = min(oldest, anchor)
         self._pending = kept
+        self._oldest = oldest
 
     def fit(self, *, fresh: bool = False, now: float | None = None) -> Lognormal | None:
         """
