@@ -3,14 +3,18 @@ Polling benchmarks against the in-process emulator, on virtual time (trio's
 ``MockClock(autojump_threshold=0)``, the emulator on the same clock).
 
 B1, poll efficiency: 1,000 tasks of the emulator's FORM app (processTime 22 s, durations
-lognormal around it), submitted through the SDK, then waited for by five strategies, each
-on a fresh emulator with the same seed so that every strategy sees the same durations:
-the scheduler (``as_completed`` with the default :class:`PollPolicy`), a fixed 5 s
-poller (the docs' advice), a fixed 3 s poller (public scripts), Google's LRO policy (5 s,
-x1.5, capped at 45 s) and an oracle that polls once at the exact completion time; the
-last four as one coroutine per task calling ``client.tasks.get``.  Reported: polls per
-task and detection lag (from the emulator's completion time to the result reaching the
-caller).
+lognormal around it), submitted through the SDK, then waited for by several strategies,
+each on a fresh emulator with the same seed so that every strategy sees the same
+durations: the scheduler (``as_completed``) with the policy's rules alone (``cold``:
+what a client does before it has learned an app), the default client (``scheduler``:
+it learns as the run goes), the default client after learning from 50 tasks of the app
+(``learned``: 50 tasks on an emulator of another seed, ``client.durations.export()``
+loaded into the measured client), a fixed 5 s poller (the docs' advice), a fixed 3 s
+poller (public scripts), Google's LRO policy (5 s, x1.5, capped at 45 s) and an oracle
+that polls once at the exact completion time; the last four as one coroutine per task
+calling ``client.tasks.get``.  Reported: polls per task, detection lag (from the
+emulator's completion time to the result reaching the caller), and E[polls] x E[lag]
+beside Keller's bound on it for the true distribution (``bound_polls_x_lag_s``).
 
 B2, scale: 10,000 and 100,000 tasks submitted in one instant, waited for by the scheduler
 (``as_completed``) and by one coroutine per task that sleeps 5 s and polls with a bare
@@ -22,6 +26,15 @@ seconds per poll while polling, and pool timeouts.  The CPU baselines, three int
 runs each (the median counts): a bare ``httpx.AsyncClient.get()`` + ``.json()`` and the
 SDK's ``client.tasks.get()``, 32 at a time on the same kind of transport.
 
+B2 at a million (``--only million``, in a fresh interpreter): 1,000,000 tasks waiting on
+one scheduler; the process's resident size (no requests: the first polls are 5 s away).
+
+B6, a rate-limited batch: 200 TEXT jobs (18 s tasks), 16 at a time, against the
+emulator's 3 requests/s limit, from a cold client: makespan and the first result (when,
+and how long after its task finished), with the budget's ``poll_share`` 0 (polls wait for
+the last submission), 0.5 with the policy's rules alone (no learning, no busy cost), and
+0.5 with the defaults.
+
 ``--sweep`` replays the emulator's durations through a grid of ``PollPolicy`` candidates
 (pure simulation with the scheduler's own schedule functions) and an exact search for
 the best fixed schedule: that is how the policy's defaults were chosen.
@@ -31,6 +44,7 @@ Usage::
     python -m benchmarks.polling                 # full run (several minutes)
     python -m benchmarks.polling --quick --json benchmarks/results/polling-quick.json
     python -m benchmarks.polling --sweep
+    python -m benchmarks.polling --sweep-costs   # poll_cost and busy_poll_cost
 """
 
 from __future__ import annotations
@@ -62,8 +76,8 @@ from trio.testing import MockClock
 import a1art_async as a1
 from a1art_async._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from a1art_async._converter import unstructure
-from a1art_async._engine._learn import Lognormal, keller_bound
-from a1art_async._engine._schedule import first_delay, next_delay
+from a1art_async._engine._learn import Lognormal, OptimalSchedule, keller_bound
+from a1art_async._engine._schedule import first_delay, next_delay, shorten
 from a1art_async.testing import Emulator, Faults, VirtualTimeEventLoop, apps, png_bytes
 
 T = TypeVar("T")
@@ -736,6 +750,80 @@ def simulate(policy: a1.PollPolicy, tasks: Sequence[float], seed: int) -> tuple[
     return polls / len(tasks), percentile(lags, 95)
 
 
+def simulate_learned(
+    table: OptimalSchedule, policy: a1.PollPolicy, tasks: Sequence[float], seed: int
+) -> tuple[float, float, float]:
+    """
+    Polls per task, mean lag and p95 lag of a learned schedule for these durations, with
+    the scheduler's jitter and grid.
+    """
+    rng = random.Random(seed)
+    tick = policy.coalesce
+    polls = 0
+    lags = []
+    for duration in tasks:
+        phase = rng.random() * tick
+
+        def on_grid(age: float, phase: float = phase) -> float:
+            return math.ceil((age + phase) / tick) * tick - phase if tick > 0 else age
+
+        age = on_grid(
+            max(policy.first_delay, shorten(table.next_age(0.0) or 0.0, policy, rng.random()))
+        )
+        polls += 1
+        while age < duration:
+            at = table.next_age(age)
+            gap = next_delay(policy, age, PROCESS_TIME, jitter=0.0) if at is None else at - age
+            age = on_grid(age + shorten(gap, policy, rng.random()))
+            polls += 1
+        lags.append(age - duration)
+    return polls / len(tasks), statistics.fmean(lags), percentile(lags, 95)
+
+
+def sweep_costs(n: int, seed: int, backend: str) -> dict[str, Any]:
+    """
+    How ``poll_cost`` and ``busy_poll_cost`` were chosen.  ``poll_cost``: the optimal
+    schedule for the emulator's true FORM durations at each cost, simulated on *n* of
+    its draws with the scheduler's jitter and grid: polls, mean and p95 lag, and the
+    product over Keller's bound, beside the fixed 5 s poller's p95.
+    ``busy_poll_cost``: B6 at each cost.
+    """
+    policy = a1.PollPolicy()
+    tasks = run_virtual(backend, lambda: durations(n, seed))
+    truth = Lognormal.from_median(PROCESS_TIME, EMULATOR_SIGMA)
+    bound = keller_bound(truth)
+    five = fixed_stats(5.0, tasks)
+    print(
+        f"poll_cost on {n} FORM durations (seed {seed}); fixed 5 s: {five[0]:.3f} polls/task, "
+        f"p95 lag {five[1]:.2f} s; Keller's bound {bound:.2f} s"
+    )
+    print("poll_cost  polls/task  lag mean s  lag p95 s  polls x lag / bound")
+    costs = []
+    for cost in (0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 3.0):
+        polls, mean, p95 = simulate_learned(OptimalSchedule(truth, cost), policy, tasks, seed)
+        costs.append({"cost": cost, "polls": polls, "lag_mean": mean, "lag_p95": p95})
+        print(f"{cost:9.2f} {polls:11.3f} {mean:11.2f} {p95:10.2f} {polls * mean / bound:20.3f}")
+    print("busy_poll_cost  B6 makespan s  vs poll_share 0  first result's lag s  polls/job")
+    baseline = run_virtual(backend, lambda: b6_run("share_0", 200, 0, 3.0))
+    busy = []
+    for cost in (15.0, 50.0, 100.0, 200.0, 500.0):
+        B6_VARIANTS["sweep"] = (0.5, a1.PollPolicy(busy_poll_cost=cost))
+        row = run_virtual(backend, lambda: b6_run("sweep", 200, 0, 3.0))
+        busy.append({"cost": cost, **attrs.asdict(row)})
+        print(
+            f"{cost:14.0f} {row.makespan_s:14.1f} {row.makespan_s / baseline.makespan_s:16.3f} "
+            f"{row.first_result_lag_s:21.1f} {row.polls_per_job:10.2f}"
+        )
+    del B6_VARIANTS["sweep"]
+    return {
+        "fixed_5s": {"polls": five[0], "lag_p95": five[1]},
+        "bound": bound,
+        "poll_cost": costs,
+        "busy_poll_cost": busy,
+        "b6_share_0_makespan_s": baseline.makespan_s,
+    }
+
+
 def fixed_stats(seconds: float, tasks: Sequence[float]) -> tuple[float, float]:
     counts = [max(1, math.ceil(d / seconds)) for d in tasks]
     lags = [c * seconds - d for c, d in zip(counts, tasks, strict=True)]
@@ -1067,6 +1155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(the scheduler alone at 1,000,000 tasks in flight; not in the default)",
     )
     parser.add_argument("--sweep", action="store_true", help="tune PollPolicy instead")
+    parser.add_argument(
+        "--sweep-costs",
+        action="store_true",
+        help="how poll_cost and busy_poll_cost were chosen, instead",
+    )
     parser.add_argument("--margin", type=float, default=0.98, help="sweep: p95 lag margin")
     args = parser.parse_args(argv)
 
@@ -1075,6 +1168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = (1, 2) if args.quick else (1, 2, 3, 4, 5)
         report = sweep(n, seeds, args.margin, args.backend)
         path = args.json or RESULTS / "polling-sweep.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+        return 0
+
+    if args.sweep_costs:
+        report = sweep_costs(300 if args.quick else 5000, 1, args.backend)
+        path = args.json or RESULTS / "polling-costs.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {path}")
