@@ -52,9 +52,10 @@ of :class:`RateLimit`, defaults in brackets):
 5. *Retry-After.*  A refusal that carries ``Retry-After`` (and triggers a decrease) also
    holds every permit until it has passed, up to ``max_pause`` [60 s], and the bucket
    stays empty until then.
-6. The rate stays within ``[floor, ceiling]`` [0.5/s, none]; a ``ceiling`` set by the
-   user is never exceeded.  ``adaptive=False`` turns 1-5 off: the rate is then fixed at
-   ``ceiling``, or unbounded (only the in-flight bound remains) when there is none.
+6. The rate stays within ``[floor, ceiling]`` [0.5/s, none], and an adaptive one under
+   100,000/s; a ``ceiling`` set by the user is never exceeded.  ``adaptive=False``
+   turns 1-5 off: the rate is then fixed at ``ceiling``, or unbounded (only the
+   in-flight bound remains) when there is none.
 
 The refused request itself is retried by the client's retry loop (see ``_retry.py``),
 through the limiter again.
@@ -80,6 +81,10 @@ import attrs
 _TOKEN_SLACK: Final = 1e-6
 #: A sleeping head is woken early only for a token due this much sooner than planned.
 _TIME_SLACK: Final = 1e-6
+#: An adaptive rate never grows past this many requests per second: far above what any
+#: API allows one client, and low enough that a token's wait (1 / rate) is still a time
+#: a clock can add (a virtual clock that never moves would otherwise grow it for ever).
+MAX_ADAPTIVE_RATE: Final = 100_000.0
 
 
 class Priority(enum.IntEnum):
@@ -685,7 +690,7 @@ class LocalTokenSource:
 
     def _set_rate(self, rate: float, now: float) -> None:
         config = self.config
-        rate = max(config.floor, rate)
+        rate = max(config.floor, min(rate, MAX_ADAPTIVE_RATE))
         if config.ceiling is not None:
             rate = min(config.ceiling, rate)
         if self._updated is not None:
