@@ -76,7 +76,7 @@ from trio.testing import MockClock
 import a1art_async as a1
 from a1art_async._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from a1art_async._converter import unstructure
-from a1art_async._engine._learn import Lognormal, OptimalSchedule, keller_bound
+from a1art_async._engine._optimal import Lognormal, OptimalSchedule, keller_bound
 from a1art_async._engine._schedule import first_delay, next_delay, shorten
 from a1art_async.testing import Emulator, Faults, VirtualTimeEventLoop, apps, png_bytes
 

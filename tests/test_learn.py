@@ -18,13 +18,8 @@ import httpx
 import pytest
 
 import a1art_async as a1
-from a1art_async._engine._learn import (
-    DurationModel,
-    Durations,
-    Lognormal,
-    OptimalSchedule,
-    keller_bound,
-)
+from a1art_async._engine._learn import DurationModel, Durations
+from a1art_async._engine._optimal import Lognormal, OptimalSchedule, keller_bound
 from a1art_async._engine._scheduler import Scheduler, as_completed
 
 from .conftest import scripted_poller

@@ -37,9 +37,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ._errors import TaskTimeoutError, is_transient
 from ._events import Event, EventKind, Listeners
 from ._handles import Completed, Failed, JobHandle, JobStatus, Outcome, Poller
-from ._learn import Durations, OptimalSchedule
+from ._learn import Durations
 from ._limiter import Priority, polling, waiting_priority
 from ._logging import logger
+from ._optimal import OptimalSchedule
 from ._schedule import PollPolicy, first_delay, next_delay, shorten
 
 R = TypeVar("R")
