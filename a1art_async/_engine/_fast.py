@@ -4,7 +4,9 @@ The optional fast transport: httpx's API over aiohttp's connection pool, for asy
 ``transport="aiohttp"`` on a client makes its ``httpx.AsyncClient`` send through
 ``httpx-aiohttp``'s transport (the ``fast`` extra): the same requests, responses, auth,
 timeouts and errors as httpx, at a fraction of httpx's own transport's CPU per request.
-aiohttp runs on asyncio only, so on trio a client asked for it refuses to open.
+The session's own JSON and query requests go further and skip httpx's client layer
+(:class:`Direct`), on the same aiohttp connection pool.  aiohttp runs on asyncio only,
+so on trio a client asked for it refuses to open.
 
 Credits depend on one thing here: whether a failed request may have reached the server.
 ``httpx-aiohttp`` maps every ``aiohttp.ClientConnectionError`` (a server that
