@@ -26,6 +26,7 @@ from ._engine._journal import JobState as JobState
 from ._engine._journal import JournalStore as JournalStore
 from ._engine._journal import MemoryJournal as MemoryJournal
 from ._engine._journal import SQLiteJournal as SQLiteJournal
+from ._engine._learn import Durations as Durations
 from ._engine._limiter import Priority as Priority
 from ._engine._limiter import RateLimit as RateLimit
 from ._engine._limiter import request_priority as request_priority
@@ -222,6 +223,7 @@ __all__ = [
     "CostEstimate",
     "DescriptionPart",
     "DownloadError",
+    "Durations",
     "EnhanceRequest",
     "Event",
     "EventKind",

@@ -136,6 +136,8 @@ class A1ArtJob:
             else dt.datetime.fromtimestamp(submitted, dt.UTC),
         )
         handle.hint = record.hint
+        # Its app's family, so that resumed tasks are polled (and teach) as their app's.
+        handle.app_id = handle.family = self._app.id if isinstance(self._app, App) else self._app
         return handle
 
     def files(self, result: Any) -> Sequence[ResultFile]:

@@ -65,7 +65,13 @@ class TaskHandle(JobHandle[Task]):
         if region not in API_ORIGINS:
             raise ValidationError("region", f"must be one of {', '.join(API_ORIGINS)}")
         super().__init__(
-            waiting, task_id, route=region, hint=process_time, submitted_at=submitted_at
+            waiting,
+            task_id,
+            route=region,
+            hint=process_time,
+            # Tasks of one app take alike (enhances too): the scheduler learns each.
+            family=app_id if kind == "generate" else "enhance",
+            submitted_at=submitted_at,
         )
         self.kind: TaskKind = kind
         self.app_id = app_id

@@ -54,6 +54,7 @@ import aiohttp
 import anyio
 import attrs
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 import a1art_async as a1
 from a1art_async.testing import Emulator, apps, png_bytes
@@ -148,7 +149,16 @@ def scaled_policy(scale: float) -> a1.PollPolicy:
     The default poll policy with every duration multiplied by *scale*.
     """
     base = a1.PollPolicy()
-    seconds = {"first_delay", "hint_cap", "interval", "max_interval", "deadline", "coalesce"}
+    seconds = {
+        "first_delay",
+        "hint_cap",
+        "interval",
+        "max_interval",
+        "deadline",
+        "coalesce",
+        "poll_cost",
+        "busy_poll_cost",
+    }
     changes = {
         field.name: getattr(base, field.name) * scale
         for field in attrs.fields(a1.PollPolicy)
@@ -392,24 +402,37 @@ async def _getters(server: Server, task_id: str, pool: int | None) -> AsyncItera
     headers = {"apiKey": API_KEY}
     limits: dict[str, Any] = {} if pool is None else {"limits": httpx.Limits(max_connections=pool)}
     connector = aiohttp.TCPConnector(limit=100 if pool is None else pool)  # 100: its default
+    fast_limits = httpx.Limits(max_connections=100 if pool is None else pool)
     async with (
         _client(server, **limits) as sdk,
+        _client(server, transport="aiohttp", **limits) as sdk_fast,
         httpx.AsyncClient(**limits) as http,
+        httpx.AsyncClient(transport=AiohttpTransport(limits=fast_limits)) as http_fast,
         aiohttp.ClientSession(connector=connector) as session,
     ):
 
         async def via_sdk() -> Any:
             return await sdk.tasks.get(task_id)
 
+        async def via_sdk_fast() -> Any:
+            return await sdk_fast.tasks.get(task_id)
+
         async def via_httpx() -> Any:
             response = await http.get(url, headers=headers)
+            return response.json()
+
+        async def via_httpx_fast() -> Any:
+            response = await http_fast.get(url, headers=headers)
             return response.json()
 
         async def via_aiohttp() -> Any:
             async with session.get(url, headers=headers) as response:
                 return await response.json()
 
-        yield {"sdk": via_sdk, "httpx": via_httpx, "aiohttp": via_aiohttp}
+        getters = {"sdk": via_sdk, "httpx": via_httpx, "aiohttp": via_aiohttp}
+        if pool is not None:  # the overhead rows; retention compares the default three
+            getters.update({"sdk_fast": via_sdk_fast, "httpx_fast": via_httpx_fast})
+        yield getters
 
 
 def bench_b5(seconds: float, warmup: float, repeats: int) -> dict[str, Any]:
@@ -428,7 +451,7 @@ def bench_b5(seconds: float, warmup: float, repeats: int) -> dict[str, Any]:
                     # Connections open, and the SDK's budget past its slow start.
                     for name, get in getters.items():
                         await _measure(
-                            get, levels[0], warmup if name == "sdk" else 1.0, server, 0.0
+                            get, levels[0], warmup if name.startswith("sdk") else 1.0, server, 0.0
                         )
                     for workers in levels:
                         runs: dict[str, list[dict[str, float]]] = {name: [] for name in getters}
@@ -470,8 +493,30 @@ def bench_b5(seconds: float, warmup: float, repeats: int) -> dict[str, Any]:
         for name in ("sdk", "aiohttp")
         if (name, 10_000) in cpu
     }
+    # The SDK's own CPU per request: SDK minus the bare client on the same transport.
+    overhead = {
+        transport: {
+            str(c): (cpu[(sdk, c)] - cpu[(bare, c)]) * 1e6
+            for c in (16, 128)
+            if (sdk, c) in cpu and (bare, c) in cpu
+        }
+        # On the fast transport the SDK sends its requests through aiohttp itself
+        # (httpx's client layer only for uploads and downloads): bare aiohttp is the
+        # transport it runs on; httpx on the same aiohttp transport is shown too.
+        for transport, sdk, bare in (
+            ("httpx", "sdk", "httpx"),
+            ("aiohttp", "sdk_fast", "aiohttp"),
+            ("httpx_over_aiohttp", "sdk_fast", "httpx_fast"),
+        )
+    }
     return {
         "rows": rows,
+        "sdk_overhead_us": overhead,
+        "sdk_fast_vs_aiohttp_rps": {
+            str(c): ratio(rps[("sdk_fast", c)], rps[("aiohttp", c)])
+            for c in (16, 128)
+            if ("sdk_fast", c) in rps
+        },
         "retention": retention["sdk"],
         "retention_by_client": retention,
         "retention_by_cpu": cpu_retention,
@@ -480,6 +525,75 @@ def bench_b5(seconds: float, warmup: float, repeats: int) -> dict[str, Any]:
         # The most any run got out of one second of the server's CPU.
         "server_ceiling_rps": max(row.pop("server_rps_per_cpu_s") for row in rows),
     }
+
+
+# The budget's ramp ---------------------------------------------------------------------
+
+
+def bench_ramp(seconds: float, workers: int = 64) -> dict[str, Any]:
+    """
+    A fresh SDK client (the fast transport, ``workers`` requests in flight, no refusals)
+    from its first request: requests/s and the budget's rate in each half second, beside
+    bare aiohttp's steady requests/s on the same server: how soon the adaptive budget
+    stops capping throughput.
+    """
+    window = 0.5
+    with serve() as server:
+
+        async def run() -> dict[str, Any]:
+            async with _client(server) as setup:
+                app = await setup.apps.get(apps.TEXT)
+                task_id = await setup.images.generate(_text_request(app))
+            url = f"{server.base_url}{API_PREFIX}/tasks/{task_id}"
+            connector = aiohttp.TCPConnector(limit=workers)
+            async with aiohttp.ClientSession(connector=connector) as session:
+
+                async def bare() -> Any:
+                    async with session.get(url, headers={"apiKey": API_KEY}) as response:
+                        return await response.json()
+
+                await _measure(bare, workers, 1.0, server, 0.0)
+                steady = (await _measure(bare, workers, 2.0, server, 0.5))["rps"]
+            limits = httpx.Limits(max_connections=workers)
+            samples: list[dict[str, float]] = []
+            async with _client(server, transport="aiohttp", limits=limits) as client:
+                done = 0
+
+                async def worker() -> None:
+                    nonlocal done
+                    for _ in range(MAX_REQUESTS_PER_WORKER):
+                        await client.tasks.get(task_id)
+                        done += 1
+
+                async with anyio.create_task_group() as tg:
+                    for _ in range(workers):
+                        tg.start_soon(worker)
+                    start = time.perf_counter()
+                    for k in range(1, math.ceil(seconds / window) + 1):
+                        before = done
+                        await anyio.sleep_until(anyio.current_time() + window)
+                        samples.append(
+                            {
+                                "t_s": round(time.perf_counter() - start, 3),
+                                "rps": (done - before) / window,
+                                "budget_rps": client._session.limiter.rate,
+                            }
+                        )
+                        del k
+                    tg.cancel_scope.cancel()
+            best = max(sample["rps"] for sample in samples)
+            reached = next(
+                (sample["t_s"] for sample in samples if sample["rps"] >= 0.9 * best), None
+            )
+            return {
+                "workers": workers,
+                "aiohttp_steady_rps": steady,
+                "sdk_best_rps": best,
+                "seconds_to_90pct_of_best": reached,
+                "samples": samples,
+            }
+
+        return anyio.run(run)
 
 
 # Reporting ----------------------------------------------------------------------------
@@ -534,6 +648,31 @@ def _table(results: dict[str, Any]) -> str:
     retention = ", ".join(f"{c} {number(r)}" for c, r in b5["retention_by_client"].items())
     by_cpu = ", ".join(f"{c} {number(r)}" for c, r in b5["retention_by_cpu"].items())
     lines += [f"not run: {what}: {why}" for what, why in b5["skipped"].items()]
+    for transport, by_level in b5["sdk_overhead_us"].items():
+        figures = ", ".join(f"{c} in flight: {us:,.0f} us" for c, us in by_level.items())
+        lines.append(
+            f"the SDK's own CPU per request on {transport} (SDK minus bare {transport}): "
+            f"{figures}" + ("" if transport == "httpx_over_aiohttp" else " (target <= 100 us)")
+        )
+    fast = ", ".join(f"{c}: {number(r)}" for c, r in b5["sdk_fast_vs_aiohttp_rps"].items())
+    lines.append(
+        f"SDK on the fast transport / bare aiohttp requests/s by in-flight count: {fast} "
+        "(target >= 0.5)"
+    )
+    ramp = results["ramp"]
+    lines += [
+        "",
+        f"The budget's ramp: a fresh SDK client (fast transport), {ramp['workers']} in "
+        f"flight, no refusals; bare aiohttp's steady rate {ramp['aiohttp_steady_rps']:,.0f} "
+        f"requests/s; the SDK's best {ramp['sdk_best_rps']:,.0f}, 90 % of it after "
+        f"{ramp['seconds_to_90pct_of_best']} s",
+        "| t s | requests/s | budget requests/s |",
+        "| --- | --- | --- |",
+    ]
+    for sample in ramp["samples"]:
+        lines.append(
+            f"| {sample['t_s']:.1f} | {sample['rps']:,.0f} | {sample['budget_rps']:,.0f} |"
+        )
     lines += [
         f"SDK / bare httpx requests/s by in-flight count: {ratios} (target >= 0.9)",
         f"retention (10,000 / 100 in flight): {retention} (target for the SDK >= 0.9)",
@@ -553,10 +692,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         b3 = bench_b3(limit=40.0, seconds=12.0)
         b4 = bench_b4(jobs=300, slots=50, scale=0.1)
         b5 = bench_b5(seconds=2.0, warmup=3.0, repeats=1)
+        ramp = bench_ramp(seconds=8.0)
     else:
         b3 = bench_b3(limit=40.0, seconds=60.0)
         b4 = bench_b4(jobs=1000, slots=50, scale=0.2)
         b5 = bench_b5(seconds=6.0, warmup=6.0, repeats=3)
+        ramp = bench_ramp(seconds=10.0)
     command = "python -m benchmarks.e2e " + " ".join(sys.argv[1:] if argv is None else argv)
     results = {
         "command": command.strip(),
@@ -564,6 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "b3": b3,
         "b4": b4,
         "b5": b5,
+        "ramp": ramp,
         "server_ceiling_rps": b5.pop("server_ceiling_rps"),
         "machine": {
             "python": platform.python_version(),

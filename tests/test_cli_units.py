@@ -197,8 +197,9 @@ def test_api_errors_describe_their_code_and_both_messages() -> None:
 
 def test_the_time_scale_shrinks_every_wait_of_the_schedule() -> None:
     """
-    ``--time-scale 0.01`` polls at a hundredth of the default waits; deadlines keep a
-    floor of a minute; without it the policy is the default.
+    ``--time-scale 0.01`` polls at a hundredth of the default waits (and values a poll
+    at a hundredth of the seconds of lag); deadlines keep a floor of a minute; without it
+    the policy is the default.
     """
     default = PollPolicy()
     scaled = scaled_policy(0.01)
@@ -206,6 +207,8 @@ def test_the_time_scale_shrinks_every_wait_of_the_schedule() -> None:
     assert pytest.approx(default.first_delay / 100) == scaled.first_delay
     assert pytest.approx(default.interval / 100) == scaled.interval
     assert pytest.approx(default.hint_fraction / 100) == scaled.hint_fraction
+    assert pytest.approx(default.poll_cost / 100) == scaled.poll_cost
+    assert pytest.approx(default.busy_poll_cost / 100) == scaled.busy_poll_cost
     assert 60.0 == scaled.deadline
 
 

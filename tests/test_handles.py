@@ -21,7 +21,8 @@ from a1art_async.testing import Emulator, Faults, apps, png_bytes
 pytestmark = pytest.mark.anyio
 
 KEY = "handles-key"
-EXACT = a1.PollPolicy(jitter=0.0, coalesce=0.0)
+# The rules alone (no learned schedule), so that poll counts follow `polls_until`.
+EXACT = a1.PollPolicy(jitter=0.0, coalesce=0.0, learn_after=None)
 
 
 @pytest.fixture

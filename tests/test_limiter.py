@@ -13,6 +13,7 @@ import pytest
 
 import a1art_async as a1
 from a1art_async._engine._limiter import (
+    MAX_ADAPTIVE_RATE,
     Limiter,
     Permit,
     Priority,
@@ -166,6 +167,31 @@ async def test_slow_start_grows_the_rate_only_while_the_budget_is_the_bottleneck
     await anyio.sleep(1)
     await _grant_times(limiter, 60)  # 50 of them wait for tokens
     assert 60.0 == limiter.rate
+
+
+async def test_past_the_pool_size_slow_start_doubles_with_every_pool_of_answers() -> None:
+    """
+    Once the rate is above the in-flight bound, each answer to a request that waited
+    adds the rate over that bound: a budget with 10 slots at 100/s multiplies its rate
+    by 1.1 per answer, so a fast server's ceiling is found within a second.
+    """
+    limiter = Limiter(RateLimit(initial=100.0, burst=0.01), 10)
+    await anyio.sleep(1)
+    await _grant_times(limiter, 11)  # the first finds its token; 10 wait for theirs
+    assert 100.0 * 1.1**10 == pytest.approx(limiter.rate)
+
+
+async def test_requests_back_to_back_on_a_clock_that_never_moves_do_not_spin() -> None:
+    """
+    Thousands of requests sent one after another in one virtual instant end, and the
+    rate stops growing at its cap: a token's wait stays a time the clock can add.
+    """
+    limiter = Limiter(RateLimit(), 64)
+    # Without the cap this loop never ends (the virtual clock does not move, so only
+    # pytest's own timeout stops it).
+    for _ in range(5_000):
+        limiter.accepted(await limiter.acquire())
+    assert limiter.rate <= MAX_ADAPTIVE_RATE
 
 
 async def test_a_refusal_decreases_the_rate_once_per_round() -> None:

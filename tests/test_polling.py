@@ -29,7 +29,8 @@ from .conftest import scripted_poller
 pytestmark = pytest.mark.anyio
 
 # Unjittered, off the grid, and with the schedule's numbers spelled out.
-EXACT = a1.PollPolicy(jitter=0.0, coalesce=0.0, hint_fraction=0.85, interval=4.5)
+# The rules alone (no learned schedule), so that poll counts follow `polls_until`.
+EXACT = a1.PollPolicy(jitter=0.0, coalesce=0.0, hint_fraction=0.85, interval=4.5, learn_after=None)
 
 
 @pytest.fixture

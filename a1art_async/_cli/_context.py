@@ -63,6 +63,10 @@ def scaled_policy(scale: float | None) -> PollPolicy:
         deadline=None if policy.deadline is None else max(60.0, policy.deadline * scale),
         max_concurrent=policy.max_concurrent,
         coalesce=policy.coalesce * scale,
+        # Seconds of lag a poll is worth: times too, or learned schedules would poll
+        # scaled tasks as if they took the service's time.
+        poll_cost=policy.poll_cost * scale,
+        busy_poll_cost=policy.busy_poll_cost * scale,
     )
 
 

@@ -142,6 +142,8 @@ class JobHandle(Generic[R]):
         task_id: The job's id at the API.
         route: Where the job's queries go (a provider's own word: a1.art's region).
         hint: The duration the provider expects, in seconds: it times the first poll.
+        family: Which jobs take alike (a1.art's app id, a model's name): the scheduler
+            learns each family's durations and polls it by them; ``None`` learns nothing.
         submitted_at: When it was submitted (timezone-aware); just now if unknown.
         result: The record, when the answer to the submission already carried it (a
             synchronous API): the handle is then done, and waiting sends no request.
@@ -153,6 +155,7 @@ class JobHandle(Generic[R]):
         "_submitted_clock",
         "_submitted_wall",
         "_waiting",
+        "family",
         "hint",
         "route",
         "task_id",
@@ -165,6 +168,7 @@ class JobHandle(Generic[R]):
         *,
         route: str | None = None,
         hint: float | None = None,
+        family: str | None = None,
         submitted_at: dt.datetime | None = None,
         result: R | None = None,
     ) -> None:
@@ -178,6 +182,7 @@ class JobHandle(Generic[R]):
         self.task_id = task_id.strip()
         self.route = route
         self.hint = None if hint is None else float(hint)
+        self.family = family
         if submitted_at is None:
             # Submitted just now, as far as anyone here knows: note the loop's clock too,
             # so that the first poll waits exactly the policy's delay (even in virtual time).

@@ -32,9 +32,12 @@ of :class:`RateLimit`, defaults in brackets):
 1. *Slow start.*  The rate starts at ``initial`` [20/s], paced from the first request
    (the bucket starts with one token, not a burst).  Until the first refusal, every
    accepted answer to a request that had to wait for a token (the budget, not the
-   caller, was the bottleneck) adds ``slow_start`` [1] requests/s: under saturation
-   the rate grows by a factor of ``e`` per second, so an unknown limit is found in a
-   few seconds.
+   caller, was the bottleneck) adds ``slow_start`` [1] requests/s, or the rate over
+   the in-flight bound when that is more: under saturation the rate grows by a factor
+   of ``e`` per second while it is low, and doubles with every pool's worth of answers
+   (TCP's doubling per round trip, the pool taken as the window) once it passes the
+   pool's size, so an unknown limit is found in a few seconds and a fast server's
+   ceiling in about one more.
 2. *Additive increase.*  After a refusal, each such answer adds ``increase`` [0.03]
    requests/s: under saturation about 3 % per second, so the rate climbs back from a
    decrease in about 12 s and probes above it slowly.  Answers to requests that did
@@ -49,9 +52,10 @@ of :class:`RateLimit`, defaults in brackets):
 5. *Retry-After.*  A refusal that carries ``Retry-After`` (and triggers a decrease) also
    holds every permit until it has passed, up to ``max_pause`` [60 s], and the bucket
    stays empty until then.
-6. The rate stays within ``[floor, ceiling]`` [0.5/s, none]; a ``ceiling`` set by the
-   user is never exceeded.  ``adaptive=False`` turns 1-5 off: the rate is then fixed at
-   ``ceiling``, or unbounded (only the in-flight bound remains) when there is none.
+6. The rate stays within ``[floor, ceiling]`` [0.5/s, none], and an adaptive one under
+   100,000/s; a ``ceiling`` set by the user is never exceeded.  ``adaptive=False``
+   turns 1-5 off: the rate is then fixed at ``ceiling``, or unbounded (only the
+   in-flight bound remains) when there is none.
 
 The refused request itself is retried by the client's retry loop (see ``_retry.py``),
 through the limiter again.
@@ -77,6 +81,10 @@ import attrs
 _TOKEN_SLACK: Final = 1e-6
 #: A sleeping head is woken early only for a token due this much sooner than planned.
 _TIME_SLACK: Final = 1e-6
+#: An adaptive rate never grows past this many requests per second: far above what any
+#: API allows one client, and low enough that a token's wait (1 / rate) is still a time
+#: a clock can add (a virtual clock that never moves would otherwise grow it for ever).
+MAX_ADAPTIVE_RATE: Final = 100_000.0
 
 
 class Priority(enum.IntEnum):
@@ -285,7 +293,9 @@ class Limiter:
         self.max_in_flight = max_in_flight
         self._clock = clock
         #: Where tokens come from: this process's bucket, or a budget shared by many.
-        self.source: TokenSource = source if source is not None else LocalTokenSource(config)
+        self.source: TokenSource = (
+            source if source is not None else LocalTokenSource(config, window=max_in_flight)
+        )
         self._in_flight = 0
         # One queue per (priority level, is_poll), each first come first served; see
         # _head for how they take turns.
@@ -341,6 +351,16 @@ class Limiter:
         Requests waiting for a permit.
         """
         return self._waiting
+
+    def busy(self, level: Priority = Priority.BULK) -> bool:
+        """
+        Whether requests other than polls wait for a permit at *level* or a more urgent
+        one: the budget is saturated, and a poll sent at *level* now delays one of them.
+        """
+        if not self._waiting:
+            return False
+        queues = self._queues
+        return any(self._live(queues[2 * index]) is not None for index in range(level + 1))
 
     # Acquiring ------------------------------------------------------------------------
 
@@ -475,7 +495,8 @@ class Limiter:
         permit.done = True
         self._in_flight -= 1
         self.source.accepted(permit, self._clock())
-        self._dispatch()
+        if self._waiting:
+            self._dispatch()
 
     def refused(self, permit: Permit, retry_after: float | None = None) -> None:
         """
@@ -499,7 +520,8 @@ class Limiter:
             return
         permit.done = True
         self._in_flight -= 1
-        self._dispatch()
+        if self._waiting:
+            self._dispatch()
 
     def _give_back(self, permit: Permit) -> None:
         permit.done = True
@@ -578,10 +600,13 @@ class LocalTokenSource:
 
     Args:
         config: The rate's parameters.
+        window: The requests in flight at most (the limiter's slots): in slow start the
+            rate grows by at least the rate over this per answer.
     """
 
-    def __init__(self, config: RateLimit) -> None:
+    def __init__(self, config: RateLimit, *, window: int | None = None) -> None:
         self.config = config
+        self._window = window
         if config.adaptive:
             rate = config.initial if config.ceiling is None else min(config.initial, config.ceiling)
             rate = max(rate, config.floor)
@@ -637,7 +662,12 @@ class LocalTokenSource:
             if not self._slow_start and last is not None and now - last >= config.probe_after:
                 # Long without a refusal while the budget binds: the limit has risen.
                 self._slow_start = True
-            step = config.slow_start if self._slow_start else config.increase
+            if self._slow_start:
+                step = config.slow_start
+                if self._window and config.slow_start > 0:
+                    step = max(step, self._rate / self._window)
+            else:
+                step = config.increase
             self._set_rate(self._rate + step, now)
 
     def refused(self, permit: Permit, now: float, retry_after: float | None) -> None:
@@ -660,7 +690,7 @@ class LocalTokenSource:
 
     def _set_rate(self, rate: float, now: float) -> None:
         config = self.config
-        rate = max(config.floor, rate)
+        rate = max(config.floor, min(rate, MAX_ADAPTIVE_RATE))
         if config.ceiling is not None:
             rate = min(config.ceiling, rate)
         if self._updated is not None:

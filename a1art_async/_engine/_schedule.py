@@ -2,8 +2,12 @@
 When to poll a job: one frozen :class:`PollPolicy` and the pure functions that turn it
 into a schedule (:func:`first_delay`, :func:`next_delay`, :func:`poll_times`).
 
-A job's *age* counts from its submission; a provider may give a *hint*, the duration it
-expects (a1.art's ``processTime``), which times the first poll.
+A job's *age* counts from its *anchor*: its submission, or the last poll that found it
+still waiting in the API's queue (a job that waited long in the queue is polled at the
+pace of a fresh one once it runs).  A provider may give a *hint*, the duration it
+expects (a1.art's ``processTime``), which times the first poll.  Once a family of jobs
+(a1.art's app) has been seen finishing ``learn_after`` times, the scheduler polls it by
+the optimal schedule for the durations it learned (``_learn.py``) instead of these rules.
 """
 
 from __future__ import annotations
@@ -20,12 +24,18 @@ def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) ->
         raise ValueError(f"{attribute.name} must be positive or None (got {value!r})")
 
 
+def _count_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{attribute.name} must be a positive integer or None (got {value!r})")
+
+
 @attrs.frozen
 class PollPolicy:
     """
     When to poll a task, for how long, and how many polls may run at once.
 
-    The schedule, in seconds after the task was submitted (its *age*)::
+    Until a family of tasks is learned, the schedule, in seconds after the task's anchor
+    (its submission, or the last poll that found it queued: its *age*)::
 
         first poll   max(first_delay, hint_fraction * processTime), capped at hint_cap
         then         every `interval` while age < steady_for * expected
@@ -38,25 +48,32 @@ class PollPolicy:
     (and a hinted first delay) is shortened by a random fraction of up to ``jitter``,
     never lengthened; polls then go out on a grid of ``coalesce`` seconds (rounded up).
     So ``first_delay`` stays a floor, and ``interval`` (then ``max_interval``) plus
-    ``coalesce`` bounds how late a poll sees a finished task.
+    ``coalesce`` bounds how late a poll sees a finished task.  A poll that finds the
+    task still queued starts the schedule afresh from that poll.
 
-    How the defaults were chosen.  ``hint_fraction=0.875``, ``interval=4.75`` and
-    ``steady_for=2.0`` come from ``python -m benchmarks.polling --sweep``: it replays the
-    durations the emulator draws for its FORM app (lognormal around the 22 s
-    ``processTime``, sigma 0.25, clamped to 0.5x-2x; 1,000 tasks for each of five seeds)
-    through 459 candidates with this module's own schedule functions, and keeps the one
-    with the fewest polls per task whose p95 detection lag stays 2 % under the fixed 5 s
-    poller's (the docs' advice) on every seed.  The winner polls 2.45 times per task
-    against the fixed poller's 5.0; the best fixed schedule at that lag, found by exact
-    search without jitter or grid, polls 2.26 times (``benchmarks/RESULTS-polling.md``).
-    The other defaults are design choices the benchmark cannot see: ``jitter=0.1``
-    spreads the polls of tasks submitted together; ``coalesce=0.1`` lets polls due within
-    0.1 s share one event-loop wake-up (about a quarter less CPU per poll in B2);
-    ``backoff=0.5`` and ``max_interval=45`` follow Google's long-running-operation policy
-    (x1.5 per gap, 45 s cap) for tasks past twice their expected duration, which the
-    emulator never draws; ``max_concurrent=32`` leaves half of the default connection
-    pool to uploads and submissions; ``deadline=600`` is a safety net, 27 times the
-    documented ``processTime``.
+    Learned schedules.  Once the scheduler has seen ``learn_after`` tasks of a family
+    finish, it fits their durations (lognormal, by maximum likelihood over the intervals
+    its polls saw them finish in) and polls by the schedule that minimises ``E[lag] +
+    poll_cost * E[polls]`` for that fit: ``poll_cost`` is the exchange rate, what one
+    poll is worth in seconds of detection lag.  ``first_delay`` stays a floor, and
+    jitter and the grid apply as above; past the schedule's horizon (the 99.99th
+    percentile) the backoff rule takes over.
+
+    A saturated budget.  While requests other than polls wait for a permit, a poll
+    delays one of them, so it costs ``busy_poll_cost``: a due poll is held back to
+    where the schedule for that cost puts it (for a family not learned yet, the
+    lognormal of its hint), re-checked every quarter ``interval``, and goes as soon as
+    the budget frees up.  Until a family's first task is seen finishing, its polls go
+    as planned, so that a batch's first result comes within seconds.
+
+    ``poll_cost=1.0`` and ``busy_poll_cost=200`` come from ``python -m
+    benchmarks.polling --sweep-costs``.  For the emulator's FORM app (lognormal, median
+    22 s, sigma 0.25) the optimum at 1.0 s a poll, with this jitter and grid, polls 2.75
+    times per task with a mean lag of 1.9 s (1.07x Keller's bound on ``E[polls] *
+    E[lag]``) at a p95 lag of 4.5 s, under the fixed 5 s poller's 4.8 s; at 1.2 s it
+    passes that p95.  In B6 (200 TEXT jobs, 16 at a time, against 3 requests/s) the
+    batch ends 4.7 % later than one that polls only after submitting at 15 s a poll,
+    0.6 % later at 100 s, and as early at 200 s.
 
     Attributes:
         first_delay: The earliest first poll, in seconds after submission; the docs
@@ -77,6 +94,10 @@ class PollPolicy:
         coalesce: Polls go out on a grid of this many seconds (due times are rounded
             up to it), so that polls due within the same instant share one wake-up of
             the event loop; 0 sends each poll at its exact time.
+        poll_cost: For learned schedules: seconds of detection lag one poll is worth.
+        busy_poll_cost: The same while the request budget is saturated.
+        learn_after: Finished tasks of a family seen before its learned schedule is
+            used; ``None`` never learns.
     """
 
     first_delay: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
@@ -92,6 +113,9 @@ class PollPolicy:
     deadline: float | None = attrs.field(default=600.0, validator=_positive_or_none)
     max_concurrent: int = attrs.field(default=32, validator=attrs.validators.ge(1))
     coalesce: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
+    poll_cost: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    busy_poll_cost: float = attrs.field(default=200.0, validator=attrs.validators.gt(0))
+    learn_after: int | None = attrs.field(default=20, validator=_count_or_none)
 
     def expected(self, process_time: float | None) -> float:
         """
@@ -103,7 +127,10 @@ class PollPolicy:
         return process_time
 
 
-def _shorten(seconds: float, policy: PollPolicy, jitter: float) -> float:
+def shorten(seconds: float, policy: PollPolicy, jitter: float) -> float:
+    """
+    *seconds* shortened by the policy's jitter (a number in ``[0, 1]`` picks how much).
+    """
     return seconds * (1.0 - policy.jitter * min(max(jitter, 0.0), 1.0))
 
 
@@ -122,7 +149,7 @@ def first_delay(policy: PollPolicy, process_time: float | None, *, jitter: float
     if process_time is None or not math.isfinite(process_time) or process_time <= 0:
         return policy.first_delay
     hinted = min(policy.hint_fraction * process_time, policy.hint_cap)
-    return max(policy.first_delay, _shorten(hinted, policy, jitter))
+    return max(policy.first_delay, shorten(hinted, policy, jitter))
 
 
 def next_delay(
@@ -142,7 +169,7 @@ def next_delay(
     """
     overdue = max(0.0, age - policy.steady_for * policy.expected(process_time))
     gap = min(policy.max_interval, policy.interval + policy.backoff * overdue)
-    return _shorten(gap, policy, jitter)
+    return shorten(gap, policy, jitter)
 
 
 def poll_times(policy: PollPolicy, process_time: float | None = None) -> Iterator[float]:

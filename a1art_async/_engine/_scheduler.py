@@ -16,8 +16,11 @@ coroutine: ``as_completed`` over 100,000 tasks is one channel and 100,000 small 
   scheduled polls stay as they were.
 
 The schedule itself is two pure functions, :func:`first_delay` and :func:`next_delay`
-(``_schedule.py``), configured by one frozen :class:`PollPolicy`.  What a poll is and
-what its answer means comes from the provider's :class:`Poller`.
+(``_schedule.py``), configured by one frozen :class:`PollPolicy`, until a family of jobs
+(a handle's ``family``) has been seen finishing often enough: then the optimal schedule
+for the durations learned (:class:`~._learn.Durations`).  A job's age counts from its
+anchor: its submission, or the last poll that found it queued.  What a poll is and what
+its answer means comes from the provider's :class:`Poller`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import contextlib
 import heapq
 import math
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import anyio
@@ -36,9 +39,11 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ._errors import TaskTimeoutError, is_transient
 from ._events import Event, EventKind, Listeners
 from ._handles import Completed, Failed, JobHandle, JobStatus, Outcome, Poller
+from ._learn import Durations
 from ._limiter import Priority, polling, waiting_priority
 from ._logging import logger
-from ._schedule import PollPolicy, first_delay, next_delay
+from ._optimal import OptimalSchedule
+from ._schedule import PollPolicy, first_delay, next_delay, shorten
 
 R = TypeVar("R")
 
@@ -85,6 +90,7 @@ class _Entry:
     """
 
     __slots__ = (
+        "anchor",
         "due",
         "handle",
         "heaped",
@@ -93,6 +99,7 @@ class _Entry:
         "last_error",
         "poked",
         "polling",
+        "since",
         "status",
         "submitted",
         "subs",
@@ -102,6 +109,11 @@ class _Entry:
         # The handle polls are made for (the first waiter's; others share its answers).
         self.handle = handle
         self.submitted = submitted
+        # Ages count from the anchor: the submission, or the last poll that found the
+        # task queued.  `since`: the last poll that found it unfinished (the anchor at
+        # first), so that a finish is known to lie in (since, the poll that saw it].
+        self.anchor = submitted
+        self.since = submitted
         self.hint = handle.hint
         self.due = 0.0
         self.status: JobStatus | None = None
@@ -157,6 +169,11 @@ class Scheduler(Generic[R]):
         policy: When to poll and how many at once.
         rng: Draws the jitter; seed it for reproducible schedules.
         listeners: Told of every state change and failed poll.
+        durations: What is learned of each family's durations (a fresh store by
+            default; share or :meth:`~Durations.load` one to start warm).
+        busy: Says whether the request budget is saturated for polls at a priority
+            (requests other than polls wait for a permit at that level or above): such
+            polls then cost ``policy.busy_poll_cost``.
 
     Run it once with ``await task_group.start(scheduler.run)``; :meth:`stop` (or
     cancelling that task group) stops it, and every waiter still subscribed gets a
@@ -170,9 +187,16 @@ class Scheduler(Generic[R]):
         *,
         rng: random.Random | None = None,
         listeners: Listeners | None = None,
+        durations: Durations | None = None,
+        busy: Callable[[Priority], bool] | None = None,
     ):
         self._poller = poller
         self.policy = policy
+        #: What was learned of each family's durations.
+        self.durations = (
+            Durations(learn_after=policy.learn_after or 1) if durations is None else durations
+        )
+        self._busy = busy
         self._rng = rng or random.Random()
         self._listeners = Listeners() if listeners is None else listeners
         self._entries: dict[str, _Entry] = {}
@@ -250,8 +274,7 @@ class Scheduler(Generic[R]):
         if entry is None:
             submitted = handle.submitted_clock(now)
             entry = _Entry(handle, submitted)
-            delay = first_delay(self.policy, entry.hint, jitter=self._rng.random())
-            entry.due = self._on_grid(max(now, submitted + delay))
+            entry.due = self._on_grid(max(now, submitted + self._delay(entry, None)))
             self._entries[handle.task_id] = entry
             entry.heaped = True
             heapq.heappush(self._due, entry)
@@ -341,6 +364,69 @@ class Scheduler(Generic[R]):
                 heapq.heapify(self._deadlines)
                 self._stale_deadlines = 0
 
+    def _table(self, entry: _Entry) -> OptimalSchedule | None:
+        """
+        The learned schedule for the entry's family now, if there is one.
+        """
+        family = entry.handle.family
+        if family is None or self.policy.learn_after is None:
+            return None
+        durations = self.durations
+        if family not in durations:
+            durations.model(family, entry.hint)
+        return durations.schedule(family, self.policy.poll_cost, now=anyio.current_time())
+
+    def _deferred(self, entry: _Entry, now: float) -> float | None:
+        """
+        When a due poll should go instead, because the request budget is saturated; or
+        ``None``: now.
+
+        While requests other than polls wait for a permit at the poll's priority or a
+        more urgent one, a poll costs ``busy_poll_cost``: the schedule for that cost
+        (from what is known of the family, its hint at least) may put the poll later.
+        It is then put back, at most a quarter of ``interval`` at a time, so that it
+        goes as soon as the budget frees up.  A family none of whose tasks was seen
+        finishing yet is polled as planned: its first result comes within seconds, and
+        its first observation.
+        """
+        family = entry.handle.family
+        if family is None or self._busy is None or self.policy.learn_after is None:
+            return None
+        level = min((sub.sink.priority for sub in entry.subs), default=Priority.BULK)
+        if not self._busy(level) or not self.durations.observed(family):
+            return None
+        durations = self.durations
+        table = durations.schedule(family, self.policy.busy_poll_cost, prior=True, now=now)
+        if table is None:
+            return None
+        polled = entry.status is not None and entry.since > entry.anchor
+        at = table.next_age(entry.since - entry.anchor if polled else 0.0)
+        if at is None:
+            return None
+        when = entry.anchor + at
+        recheck = self.policy.interval / 4
+        if when <= now + recheck / 10:
+            return None
+        return self._on_grid(min(when, now + recheck))
+
+    def _delay(self, entry: _Entry, age: float | None) -> float:
+        """
+        Seconds from the anchor (for the first poll: *age* ``None``) or from a poll at
+        *age* that found the task unfinished, to the next poll.
+        """
+        policy, jitter = self.policy, self._rng.random()
+        table = self._table(entry)
+        if table is not None:
+            at = table.next_age(0.0 if age is None else age)
+            if at is not None:
+                if age is None:
+                    floor = policy.first_delay - (entry.anchor - entry.submitted)
+                    return max(floor, shorten(at, policy, jitter))
+                return shorten(at - age, policy, jitter)
+        if age is None:
+            return first_delay(policy, entry.hint, jitter=jitter)
+        return next_delay(policy, age, entry.hint, jitter=jitter)
+
     def _on_grid(self, when: float) -> float:
         tick = self.policy.coalesce
         return when if tick <= 0 else math.ceil(when / tick) * tick
@@ -425,6 +511,12 @@ class Scheduler(Generic[R]):
                 if self._entries.get(entry.task_id) is entry:
                     del self._entries[entry.task_id]
                 continue
+            later = self._deferred(entry, now)
+            if later is not None:
+                entry.due = later
+                entry.heaped = True
+                heapq.heappush(due, entry)
+                continue
             self._start(tg, entry)
         wake_at = self._deadlines[0].deadline if self._deadlines else None
         # Starved: a poll is due but every slot is taken; a finishing poll wakes the loop.
@@ -488,6 +580,19 @@ class Scheduler(Generic[R]):
         if final:
             entry.poked = False
             del self._entries[entry.task_id]
+            family = entry.handle.family
+            if status is not None and family is not None and self.policy.learn_after:
+                # The task was unfinished when an earlier poll was sent (or at its anchor)
+                # and finished when this one was answered: the poll may have waited for
+                # the budget after `sent`, so only the answer bounds the finish.
+                answered = anyio.current_time()
+                self.durations.observe(
+                    family,
+                    entry.since - entry.anchor,
+                    answered - entry.anchor,
+                    hint=entry.hint,
+                    anchor=entry.anchor,
+                )
             entry.subs = []
             for sub in subs:
                 self._detach(sub)
@@ -505,10 +610,14 @@ class Scheduler(Generic[R]):
             self._poked.append(entry)
             if self._wake is not None:
                 self._wake.set()
+        if status is JobStatus.QUEUED:
+            # Still queued: the schedule starts afresh, as for a task submitted now.
+            entry.anchor = entry.since = sent
+        elif status is not None:
+            entry.since = sent
         if entry.heaped:
             return  # an out-of-turn poll: the scheduled one stands
-        age = sent - entry.submitted
-        delay = next_delay(self.policy, age, entry.hint, jitter=self._rng.random())
+        delay = self._delay(entry, None if status is JobStatus.QUEUED else sent - entry.anchor)
         if error is not None:
             retry_after = getattr(error, "retry_after", None)
             if isinstance(retry_after, int | float):

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from json import dumps as _dumps
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 import anyio
-import attrs
 import httpx
 
 from ._errors import (
@@ -35,8 +35,10 @@ from ._errors import (
     TransportError,
     UnexpectedRedirectError,
     UnexpectedResponseError,
+    ValidationError,
 )
 from ._events import Event, EventKind, Listener, Listeners
+from ._fast import FAST, Direct, check_backend, fast_transport
 from ._group import OwnedGroup
 from ._limiter import Limiter, RateLimit, TokenSource
 from ._logging import logger
@@ -58,6 +60,8 @@ if TYPE_CHECKING:
 _EXCERPT_CHARS = 200
 #: Envelopes are small; a body past this is not one, and is not read further.
 MAX_ENVELOPE_BYTES: Final = 4 * 1024 * 1024
+#: Statuses httpx calls redirects (``Response.is_redirect``, given a Location).
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 #: Failures that prove an attempt was not charged: refused for the rate, rejected
 #: outright by the API, or never sent.
 _UNPAID: Final = frozenset({Failure.RATE_LIMITED, Failure.REJECTED, Failure.NOT_SENT})
@@ -96,6 +100,12 @@ class HeaderAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Any:
         request.headers[self._header] = self._prefix + self._secret.reveal()
         yield request
+
+    def header(self) -> tuple[str, str]:
+        """
+        The header's name and value (for a request path that applies it itself).
+        """
+        return self._header, self._prefix + self._secret.reveal()
 
     def __repr__(self) -> str:
         return f"<HeaderAuth {self._header}>"
@@ -139,34 +149,80 @@ class Refused(Exception):
         return cls(failure, wrapped)
 
 
-@attrs.frozen
 class Reply:
     """
     One HTTP answer, as a :class:`Wire` reads it.
 
-    Attributes:
-        response: The response (its body already read and closed).
+    Args:
+        response: The response (its body already read and closed); ``None`` for an
+            answer that did not come through httpx (the fast transport's direct path),
+            whose *status* and *raw_headers* are given instead: :attr:`response` is then
+            built on first use, which most answers never need.
         body: The body, or ``None`` when it was larger than an envelope can be.
         redact: Removes the API key from a text (for messages and excerpts).
+        status: The status, without *response*.
+        raw_headers: The headers as ``(name, value)`` byte pairs, without *response*.
     """
 
-    response: httpx.Response
-    body: bytes | None
-    redact: Callable[[str], str]
+    __slots__ = ("_raw", "_response", "_status", "body", "redact")
+
+    def __init__(
+        self,
+        response: httpx.Response | None,
+        body: bytes | None,
+        redact: Callable[[str], str],
+        *,
+        status: int | None = None,
+        raw_headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        if response is None and status is None:
+            raise TypeError("a reply needs a response or a status")
+        self._response = response
+        self._status = response.status_code if response is not None else status
+        self._raw = raw_headers
+        self.body = body
+        self.redact = redact
+
+    def __repr__(self) -> str:
+        return f"<Reply {self._status} {'large' if self.body is None else len(self.body)}>"
+
+    @property
+    def response(self) -> httpx.Response:
+        """
+        The response, its body already read and closed.
+        """
+        if self._response is None:
+            self._response = httpx.Response(self.status, headers=list(self._raw))
+        return self._response
 
     @property
     def status(self) -> int:
         """
         The HTTP status.
         """
-        return self.response.status_code
+        status = self._status
+        assert status is not None  # set from the response otherwise
+        return status
+
+    def header(self, name: str) -> str | None:
+        """
+        A header's value (the first, if repeated), by its lower-case name.
+        """
+        if self._response is not None:
+            found: str | None = self._response.headers.get(name)
+            return found
+        wanted = name.encode("ascii")
+        for key, value in self._raw:
+            if key.lower() == wanted:
+                return bytes(value).decode("latin-1")
+        return None
 
     @property
     def retry_after(self) -> float | None:
         """
         The ``Retry-After`` header, in seconds, when there is one.
         """
-        return parse_retry_after(self.response.headers.get("retry-after"))
+        return parse_retry_after(self.header("retry-after"))
 
     def excerpt(self) -> str:
         """
@@ -234,7 +290,12 @@ class Session:
         token_source: Where the budget's tokens come from (a budget shared by several
             processes); this process's own bucket by default.
         http_client: An ``httpx.AsyncClient`` to use (and not close).
-        transport: An httpx transport for a client this session creates.
+        transport: An httpx transport for a client this session creates, or
+            ``"aiohttp"`` for the fast transport (the ``fast`` extra; asyncio only).
+
+    Raises:
+        ValidationError: ``"aiohttp"`` without the ``fast`` extra, with an
+            ``http_client``, or any other string.
     """
 
     def __init__(
@@ -250,8 +311,23 @@ class Session:
         rate_limit: RateLimit,
         token_source: TokenSource | None = None,
         http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | str | None = None,
     ) -> None:
+        #: Whether requests go through the aiohttp transport (checked for asyncio).
+        self._fast = isinstance(transport, str)
+        if isinstance(transport, str):
+            if transport != FAST:
+                raise ValidationError("transport", f"must be an httpx transport or {FAST!r}")
+            if http_client is not None:
+                raise ValidationError("transport", "pass either http_client or transport")
+            transport = fast_transport(limits)
+        # On the fast transport the session's own JSON and query requests skip httpx's
+        # client layer (see Direct); that needs the credential as one header.
+        self._direct = (
+            Direct(transport)
+            if self._fast and isinstance(auth, HeaderAuth) and transport is not None
+            else None
+        )
         self.base = base.rstrip("/")
         self._auth = auth
         self._secret = secret
@@ -261,6 +337,7 @@ class Session:
         self._http = http_client or httpx.AsyncClient(
             timeout=timeout, limits=limits, transport=transport, follow_redirects=False
         )
+        self._user_agent = str(self._http.headers.get("user-agent", "python-httpx"))
         # In-flight requests are bounded to the pool's size; the limiter also orders
         # the waiting ones by priority and paces them to the server's rate limit.
         self.limiter = Limiter(rate_limit, limits.max_connections or 100, source=token_source)
@@ -277,6 +354,9 @@ class Session:
     async def __aenter__(self) -> Self:
         if self._closed:
             raise RuntimeError("the client is closed")
+        if self._fast:
+            check_backend()
+            self._fast = False  # checked: requests need not check again
         group = await self._group.enter()
         if self.scheduler is not None:
             try:
@@ -378,6 +458,9 @@ class Session:
         """
         if self._closed:
             raise RuntimeError("the client is closed")
+        if self._fast:
+            check_backend()
+            self._fast = False
         url = f"{self.base}{path}"
         paid = kind is RequestKind.SPEND
         guard = guard if paid else None
@@ -432,6 +515,10 @@ class Session:
         timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
         paid: bool,
     ) -> Any:
+        if self._direct is not None and files is None:
+            return await self._attempt_direct(
+                self._direct, method, url, params, headers, json, guard, timeout, paid
+            )
         request = self._http.build_request(
             method,
             url,
@@ -485,11 +572,91 @@ class Session:
             # Transport errors, gateway pages, cancellation: nothing about the rate.
             limiter.release(permit)
 
+    async def _attempt_direct(
+        self,
+        direct: Direct,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        guard: SpendGuard | None,
+        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
+        paid: bool,
+    ) -> Any:
+        """
+        :meth:`_attempt` on the fast transport's aiohttp session, for requests without
+        files: the same steps, the same errors, without httpx's client layer.
+        """
+        assert isinstance(self._auth, HeaderAuth)  # Direct exists only then
+        name, value = self._auth.header()
+        sent_headers = {"user-agent": self._user_agent, name: value}
+        body = None
+        if json is not None:
+            body = _dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            sent_headers["content-type"] = "application/json"
+        if headers:
+            sent_headers.update(headers)
+        limits = self._http.timeout if timeout is None else httpx.Timeout(timeout)
+        limiter = self.limiter
+        permit = await limiter.acquire()
+        try:
+            if guard is not None:
+                await guard.sending()
+            if paid and self.listeners:
+                self.listeners.emit(Event(EventKind.SENDING))
+            try:
+                try:
+                    answer = await direct.open(
+                        method,
+                        url,
+                        params=params,
+                        headers=sent_headers,
+                        body=body,
+                        timeout=limits,
+                    )
+                except httpx.HTTPError as error:
+                    raise Refused.from_transport(error) from None
+                try:
+                    content = await direct.read(answer, MAX_ENVELOPE_BYTES)
+                except httpx.HTTPError as error:
+                    raise Refused.from_transport(error, sent=True) from None
+                finally:
+                    answer.release()
+                status = answer.status
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%s %s -> %d", method, url, status)
+                reply = Reply(
+                    None, content, self.redact, status=status, raw_headers=answer.raw_headers
+                )
+                try:
+                    if status in _REDIRECTS:
+                        location = reply.header("location") or ""
+                        raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
+                    data = self.wire.read(reply)
+                except Refused as failed:
+                    if failed.failure is Failure.RATE_LIMITED:
+                        limiter.refused(permit, failed.retry_after)
+                    elif failed.failure is Failure.REJECTED:
+                        limiter.accepted(permit)
+                    raise
+            except Refused as failed:
+                failed.sending = paid
+                raise
+            limiter.accepted(permit)
+            return data
+        finally:
+            limiter.release(permit)
+
 
 async def _read_bounded(response: httpx.Response) -> bytes | None:
     """
     Read a body up to the envelope limit; ``None`` means it was larger.
     """
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) <= MAX_ENVELOPE_BYTES:
+        # The usual envelope: read whole (over HTTP/1.1 the body is exactly that long).
+        return await response.aread()
     chunks: list[bytes] = []
 
     async def keep(chunk: bytes) -> None:
