@@ -49,6 +49,7 @@ async def enqueue(
     *,
     budget: int | None = None,
     resubmit_unknown: bool = False,
+    shard_size: int = SHARD_SIZE,
 ) -> Enqueued:
     """
     Add ``(key, provider, params)`` rows to *batch* and queue their shards.
@@ -61,6 +62,8 @@ async def enqueue(
         budget: The batch's credit budget (``None`` leaves it as it is).
         resubmit_unknown: Shards of this batch submit again jobs whose earlier paid
             request may have been charged.
+        shard_size: Jobs per shard (smaller shards spread a small batch over more
+            workers; larger ones keep the queue smaller).
     """
     settings = json.dumps({"resubmit_unknown": resubmit_unknown})
     async with pool.connection() as connection, connection.transaction():
@@ -106,7 +109,7 @@ async def enqueue(
         added = int(added_row[0]) if added_row else 0
         if live:
             source = "SELECT seq FROM a1art_added"
-            bounds_params: dict[str, Any] = {"size": SHARD_SIZE}
+            bounds_params: dict[str, Any] = {"size": shard_size}
         else:
             states = ["pending", "submitting", "submitted", "answered"]
             if resubmit_unknown:
@@ -114,7 +117,7 @@ async def enqueue(
             source = (
                 "SELECT seq FROM a1art_jobs WHERE batch = %(batch)s AND state = ANY(%(states)s)"
             )
-            bounds_params = {"size": SHARD_SIZE, "batch": batch, "states": states}
+            bounds_params = {"size": shard_size, "batch": batch, "states": states}
         cursor = await connection.execute(_BOUNDS.format(rows=source), bounds_params)
         bounds = await cursor.fetchall()
     shards: list[dict[str, JSONValue]] = [
