@@ -21,7 +21,8 @@ from .._engine._batch import BatchOutcome, BatchSummary, OutcomeUnknownFromJourn
 from .._engine._errors import A1ArtError, ValidationError
 from .._engine._journal import JobState
 from ._database import Pool, open_pool, require_asyncio
-from ._enqueue import enqueue
+from ._endings import Endings, last_ended
+from ._enqueue import Incoming, enqueue
 from ._journal import PostgresJournal, worker_name
 from ._providers import DEFAULT_PROVIDER, provider
 from ._queue import make_app
@@ -99,7 +100,7 @@ class DistributedBatch:
         self._poll = poll_interval
         self._pool: Pool | None = None
         self._app: Any = None
-        self._buffer: list[tuple[str, str, Mapping[str, Any]]] = []
+        self._buffer: list[Incoming] = []
         self._keys: set[str] = set()
         self._yielded: set[str] = set()
         self._flushed = False
@@ -177,7 +178,7 @@ class DistributedBatch:
         if key in self._keys:
             raise ValidationError("key", f"job key {key!r} was added twice")
         self._keys.add(key)
-        self._buffer.append((key, provider_name, params))
+        self._buffer.append(Incoming(key, provider_name, params))
         return key
 
     async def _flush(self) -> None:
@@ -199,10 +200,7 @@ class DistributedBatch:
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
         assert self._pool is not None
         journal = PostgresJournal(self.dsn, self.name, pool=self._pool)
-        cursor_rows = await journal._execute(
-            "SELECT coalesce(max(ended), 0) FROM a1art_jobs WHERE batch = %s", (self.name,)
-        )
-        cursor = int(cursor_rows[0][0])
+        cursor = await last_ended(self._pool)
         await self._flush()
         # Jobs that had ended before this run are yielded from the journal at once.
         keys = list(self._keys)
@@ -216,14 +214,10 @@ class DistributedBatch:
                 outcome = self._outcome(row, from_journal=True)
                 if outcome is not None:
                     yield outcome
+        endings = Endings(self._pool, self.name, cursor)
         while len(self._yielded) < len(self._keys):
-            rows = await journal._execute(
-                "SELECT key, state, task_id, files, error, cost, ended FROM a1art_jobs"
-                " WHERE batch = %s AND ended > %s ORDER BY ended LIMIT %s",
-                (self.name, cursor, PAGE),
-            )
+            rows = await endings.page()
             for row in rows:
-                cursor = max(cursor, int(row[6]))
                 outcome = self._outcome(row, from_journal=False)
                 if outcome is not None:
                     yield outcome
