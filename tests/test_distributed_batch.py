@@ -104,3 +104,36 @@ def test_the_distributed_package_exports_exactly_its_public_names() -> None:
     }
     assert sorted(distributed.__all__) == distributed.__all__
     assert public == set(distributed.__all__)
+
+
+@pytest.mark.anyio
+async def test_events_of_the_jobs_this_process_runs_carry_their_keys(dsn: str) -> None:  # noqa: F811
+    """
+    on_event sees, for every job this process's workers run, its submission and its
+    end, each with the job's key.
+    """
+    from a1art_async import Event, EventKind
+
+    emulator = Emulator(api_key=API_KEY, balance=1000, time_scale=0.001)
+    events: list[Event] = []
+    async with (
+        _client(emulator) as client,
+        client.batch(journal=dsn, batch="ev", workers=1, on_event=events.append) as batch,
+    ):
+        for n in range(8):
+            batch.add(apps.TEXT, key=f"e{n}", prompt="fog", style="Summer Meadow", aspect="1:1")
+        outcomes = [outcome async for outcome in batch]
+    submitted = sorted(e.key or "" for e in events if e.kind is EventKind.SUBMITTED)
+    done = sorted(e.key or "" for e in events if e.kind is EventKind.DONE)
+    assert [f"e{n}" for n in range(8)] == submitted == done == sorted(o.key for o in outcomes)
+
+
+def test_events_need_a_worker_in_this_process() -> None:
+    """
+    A distributed batch that runs no job here (workers=0) refuses on_event up front.
+    """
+    from a1art_async import ValidationError
+    from a1art_async.distributed import DistributedBatch
+
+    with pytest.raises(ValidationError, match="on_event"):
+        DistributedBatch(None, journal="postgresql://db/x", batch="b", workers=0, on_event=print)

@@ -19,6 +19,7 @@ import anyio
 
 from .._engine._batch import BatchOutcome, BatchSummary, OutcomeUnknownFromJournal
 from .._engine._errors import A1ArtError, ValidationError
+from .._engine._events import Listener
 from .._engine._journal import JobState
 from ._database import Pool, open_pool, require_asyncio
 from ._endings import Endings, last_ended
@@ -49,6 +50,10 @@ class DistributedBatch:
             charged.
         language: The language app details are read in (a1.art).
         poll_interval: Seconds between looks at the journal for ended jobs.
+        on_event: Called with every event of the jobs this process's workers run, each
+            with its job's key (submitted, running, retrying, done, failed, unknown),
+            as a local batch's ``on_event``.  Jobs other processes run are not seen
+            here: their outcomes come through iterating the batch.
     """
 
     def __init__(
@@ -64,11 +69,13 @@ class DistributedBatch:
         resubmit_unknown: bool = False,
         language: str | None = None,
         poll_interval: float = 0.2,
-        on_event: Any = None,
+        on_event: Listener | None = None,
     ) -> None:
-        if on_event is not None:
+        if on_event is not None and workers == 0:
             raise ValidationError(
-                "on_event", "a distributed batch reports outcomes only: iterate the batch"
+                "on_event",
+                "events come from the jobs this process runs, and workers=0 runs none: "
+                "iterate the batch for every job's outcome",
             )
         if isinstance(journal, PostgresJournal):
             dsn, batch = journal.dsn, batch or journal.batch
@@ -94,6 +101,7 @@ class DistributedBatch:
             download_to=download_to,
             poll_interval=min(1.0, poll_interval * 5),
         )
+        self._on_event = on_event
         self._budget = budget
         self._resubmit = resubmit_unknown
         self._language = language
@@ -147,7 +155,15 @@ class DistributedBatch:
     async def _work(self) -> None:
         assert self._pool is not None
         clients = {DEFAULT_PROVIDER: self._client}
-        await work(self._pool, clients, self.dsn, worker_name(), self._options, self._stop)
+        await work(
+            self._pool,
+            clients,
+            self.dsn,
+            worker_name(),
+            self._options,
+            self._stop,
+            on_event=self._on_event,
+        )
 
     # Adding ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._engine._events import Listener
 from ._database import Pool
 from ._queue import CONTEXT, make_app, requeue_stalled
 from ._shards import Counters, WorkerContext, queue_of
@@ -68,10 +69,12 @@ async def work(
     name: str,
     options: WorkerOptions,
     stop: anyio.Event | None = None,
+    on_event: Listener | None = None,
 ) -> Counters:
     """
     Run shards until *stop* is set, the caller is cancelled, or (``until_done``) the
-    queue is empty; return what this worker did.
+    queue is empty; return what this worker did.  *on_event* is called with every
+    event of the jobs this worker runs (each with its job's key).
     """
     app = make_app()
     queue = None if options.batch is None else queue_of(options.batch)
@@ -82,6 +85,7 @@ async def work(
         dsn=dsn,
         concurrency=options.concurrency,
         download_to=None if options.download_to is None else Path(options.download_to),
+        on_event=on_event,
     )
     async with app.open_async(pool=pool):
         task = asyncio.create_task(
