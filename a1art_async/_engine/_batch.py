@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol, Self, TypedDict
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -754,9 +755,20 @@ class _JournalGuard:
         """
         batch = self.batch
         expect = _CLAIMABLE_AGAIN if batch._resubmit_unknown else _CLAIMABLE
-        claimed = await batch._move(self.key, JobState.SUBMITTING, expect, cost=self.cost)
+        # The claim is shielded: a cancellation while it is on its way (a shared
+        # journal's round trip) cannot leave it unknown whether the claim was stored.
+        with anyio.CancelScope(shield=True):
+            claimed = await batch._move(self.key, JobState.SUBMITTING, expect, cost=self.cost)
         if claimed is None:
             raise JobHeldElsewhere(f"job {self.key} is held by another worker")
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            # Cancelled before the paid request left: nothing was sent, so the job is
+            # pending again rather than taken for one whose outcome is unknown.
+            with anyio.CancelScope(shield=True):
+                await self.unpaid()
+            raise
 
     async def unpaid(self) -> None:
         await self.batch._move(self.key, JobState.PENDING, (JobState.SUBMITTING,))

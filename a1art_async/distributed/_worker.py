@@ -7,7 +7,7 @@ puts the shards of dead workers back in the queue, until told to stop (or, with
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +20,8 @@ from .._engine._events import Listener
 from ._database import Pool
 from ._queue import CONTEXT, make_app, requeue_stalled
 from ._shards import Counters, WorkerContext, queue_of
+
+logger = logging.getLogger("a1art_async.distributed")
 
 
 @attrs.frozen
@@ -98,6 +100,9 @@ async def work(
                 additional_context={CONTEXT: context},
                 install_signal_handlers=False,
                 update_heartbeat_interval=options.heartbeat,
+                # Stopping (Ctrl-C, SIGTERM, the caller done) aborts the running shards
+                # at once: each goes back to the queue, its rows say where each job is.
+                shutdown_graceful_timeout=0.0,
                 stalled_worker_timeout=options.stalled_after,
                 fetch_job_polling_interval=options.poll_interval,
                 abort_job_polling_interval=options.poll_interval,
@@ -114,6 +119,10 @@ async def work(
         finally:
             if not task.done():
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Shielded: the aborted shards requeue themselves and procrastinate records
+            # their status through this pool, which must outlive them.
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                logger.warning("the worker stopped with an error", exc_info=task.exception())
     return context.counters
