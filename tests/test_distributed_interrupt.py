@@ -1,6 +1,6 @@
 """
-A worker stopped with Ctrl-C (SIGINT) in the middle of a shard: the shard goes back to
-the queue at once, the jobs whose paid request was on its way become unknown when the
+A worker stopped with Ctrl-C (SIGINT) or SIGTERM in the middle of a shard: the shard
+goes back to the queue at once, the jobs whose paid request was on its way become unknown when the
 next worker reaches them and are never sent again, and the others end done.
 """
 
@@ -49,14 +49,17 @@ def _queued(url: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_ctrl_c_requeues_the_shard_and_never_resends_what_was_in_flight(
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+async def test_a_stopped_worker_requeues_its_shard_and_never_resends_what_was_in_flight(
     dsn: str,  # noqa: F811
     tmp_path: Path,
+    stop: signal.Signals,
+    status: int,
 ) -> None:
     """
-    SIGINT while generates are in flight: the worker exits 130, its shard is queued
-    again, and a second worker ends every in-flight job unknown and every other done,
-    with one generate per job that ever left.
+    Ctrl-C (exit 130) or SIGTERM (exit 0) while generates are in flight: the worker's
+    shard is queued again at once, and a second worker ends every in-flight job unknown
+    and every other done, with one generate per job that ever left.
     """
     jobs = tmp_path / "jobs.jsonl"
     row = {"app": apps.TEXT, "prompt": "tide", "style": "Seaside Town", "aspect": "1:1"}
@@ -74,7 +77,7 @@ async def test_ctrl_c_requeues_the_shard_and_never_resends_what_was_in_flight(
             if "submitting" in _states(dsn).values():
                 break
             await anyio.sleep(0.05)
-        first.send_signal(signal.SIGINT)
+        first.send_signal(stop)
         with anyio.fail_after(30):
             await first.wait()
         in_flight = {key for key, state in _states(dsn).items() if state == "submitting"}
@@ -85,7 +88,7 @@ async def test_ctrl_c_requeues_the_shard_and_never_resends_what_was_in_flight(
             journal = (await http.get("/_emulator/journal")).json()
     states = _states(dsn)
     created = [e for e in journal if e["endpoint"] == "generate" and e["outcome"] == "ok"]
-    assert 130 == first.returncode
+    assert status == first.returncode
     assert 0 == second.returncode, second.stderr.decode()
     assert in_flight
     assert 1 == requeued

@@ -11,11 +11,13 @@ The command line of distributed batches (the ``postgres`` extra; asyncio only):
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio.abc import TaskStatus
 from rich.console import Console
 
 from .._client import AsyncClient
@@ -32,6 +34,7 @@ from ._output import table
 
 if TYPE_CHECKING:
     from ..distributed._enqueue import Incoming
+    from ..distributed._run import WorkerReport
 
 
 def is_shared(journal: str | None) -> bool:
@@ -286,14 +289,66 @@ async def worker(ctx: Context) -> ExitCode:
     """
     ``a1art worker --journal postgresql://DSN [--batch NAME] [--until-done]``.
     """
-    from ..distributed._run import run_worker
-
     args = ctx.args
     dsn = _dsn(ctx)
     check_out(args.out)
     key = ctx.api_key
     ctx.configure_logging(key)
-    report = await run_worker(
+    stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        await group.start(_stop_on_sigterm, stop)
+        report = await _run_worker(ctx, dsn, key, stop)
+        group.cancel_scope.cancel()
+    document = {
+        "worker": report.name,
+        "stopped": stop.is_set(),
+        "done": report.done,
+        "failed": report.failed,
+        "unknown": report.unknown,
+        "held_elsewhere": report.held,
+        "shards": report.shards,
+        "round_trips": report.round_trips,
+    }
+
+    def text(console: Console) -> None:
+        stopped = (
+            " (stopped by SIGTERM: its shards went back to the queue)" if stop.is_set() else ""
+        )
+        console.print(
+            f"worker {report.name}: {report.shards} shards, done {report.done}, failed "
+            f"{report.failed}, unknown {report.unknown}, held elsewhere {report.held}{stopped}",
+            markup=False,
+        )
+
+    ctx.out.emit(document, text)
+    return ExitCode.OK
+
+
+async def _stop_on_sigterm(
+    stop: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """
+    Turn SIGTERM (a service manager stopping the worker) into a stop that queues the
+    running shards again and ends with the worker's report (Ctrl-C does the same
+    through the command's interrupt, and ends with status 130).
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGTERM))
+        except (NotImplementedError, ValueError, RuntimeError):  # not the main thread
+            task_status.started()
+            return
+        task_status.started()
+        async for _ in signals:
+            stop.set()
+            return
+
+
+async def _run_worker(ctx: Context, dsn: str, key: str, stop: anyio.Event) -> WorkerReport:
+    from ..distributed._run import run_worker
+
+    args = ctx.args
+    return await run_worker(
         dsn,
         batch=args.batch,
         until_done=args.until_done,
@@ -307,26 +362,8 @@ async def worker(ctx: Context) -> ExitCode:
         region=args.region,
         poll_policy=scaled_policy(args.time_scale),
         transport=ctx.transport,
+        stop=stop,
     )
-    document = {
-        "worker": report.name,
-        "done": report.done,
-        "failed": report.failed,
-        "unknown": report.unknown,
-        "held_elsewhere": report.held,
-        "shards": report.shards,
-        "round_trips": report.round_trips,
-    }
-
-    def text(console: Console) -> None:
-        console.print(
-            f"worker {report.name}: {report.shards} shards, done {report.done}, failed "
-            f"{report.failed}, unknown {report.unknown}, held elsewhere {report.held}",
-            markup=False,
-        )
-
-    ctx.out.emit(document, text)
-    return ExitCode.OK
 
 
 async def status(ctx: Context) -> ExitCode:

@@ -108,6 +108,8 @@ async def work(
                 abort_job_polling_interval=options.poll_interval,
             )
         )
+        # Wakes the loop as soon as the caller says stop.
+        stopping = None if stop is None else asyncio.ensure_future(stop.wait())
         try:
             while not task.done():
                 await requeue_stalled(app, options.stalled_after, queue)
@@ -115,8 +117,15 @@ async def work(
                     break
                 if options.until_done and not await _busy(pool, options.batch):
                     break
-                await asyncio.wait([task], timeout=options.poll_interval)
+                waits: list[asyncio.Future[Any]] = [task]
+                if stopping is not None:
+                    waits.append(stopping)
+                await asyncio.wait(
+                    waits, timeout=options.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
         finally:
+            if stopping is not None:
+                stopping.cancel()
             if not task.done():
                 task.cancel()
             # Shielded: the aborted shards requeue themselves and procrastinate records
