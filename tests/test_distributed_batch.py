@@ -137,3 +137,30 @@ def test_events_need_a_worker_in_this_process() -> None:
 
     with pytest.raises(ValidationError, match="on_event"):
         DistributedBatch(None, journal="postgresql://db/x", batch="b", workers=0, on_event=print)
+
+
+@pytest.mark.anyio
+async def test_the_batchs_own_workers_draw_on_the_keys_shared_budget(dsn: str) -> None:  # noqa: F811
+    """
+    While a distributed batch with workers is open, its client sends on the key's
+    shared budget (a row in the database); afterwards, on its own again.
+    """
+    import psycopg
+
+    from a1art_async._engine._limiter import LocalTokenSource
+    from a1art_async.distributed import SharedTokenSource
+    from a1art_async.distributed._tokens import key_hash
+
+    emulator = Emulator(api_key=API_KEY, balance=1000, time_scale=0.001)
+    async with _client(emulator) as client:
+        limiter = client._session.limiter
+        async with client.batch(journal=dsn, batch="budget", workers=1) as batch:
+            during = limiter.source
+            batch.add(apps.TEXT, key="one", prompt="moss", style="Summer Meadow", aspect="1:1")
+            outcomes = [outcome async for outcome in batch]
+        after = limiter.source
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute("SELECT key_hash FROM a1art_rates").fetchall()
+    assert ["done"] == [o.state.value for o in outcomes]
+    assert (SharedTokenSource, LocalTokenSource) == (type(during), type(after))
+    assert [(key_hash(API_KEY),)] == rows
