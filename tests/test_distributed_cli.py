@@ -34,6 +34,15 @@ def _row(n: int, **fields: Any) -> str:
     return json.dumps({**body, **fields}) + "\n"
 
 
+def _journaled(url: str) -> int:
+    with psycopg.connect(url) as connection:
+        exists = connection.execute("SELECT to_regclass('a1art_jobs') IS NOT NULL").fetchone()
+        if not (exists and exists[0]):
+            return 0
+        row = connection.execute("SELECT count(*) FROM a1art_jobs").fetchone()
+    return int(row[0]) if row else 0
+
+
 async def _batch(emulator: Emulator, *argv: str) -> tuple[int, dict[str, Any], str]:
     args, _ = parse(["--api-key", KEY, "--time-scale", "0.001", "--json", "batch", *argv])
     out, err = io.StringIO(), io.StringIO()
@@ -88,3 +97,36 @@ async def test_batch_with_workers_draws_on_the_keys_shared_budget(
     assert 6 == document["summary"]["done"]
     assert {f"k{n}  done" for n in range(6)} <= set(err.splitlines())
     assert 6 == emulator.generate_calls()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("", (), "has no jobs"),
+        ("app,colour\n1,red\n", (), "unknown column"),
+        (_row(1), ("--estimate",), "--estimate"),
+    ],
+)
+async def test_a_file_that_cannot_run_stops_before_anything_is_journaled(
+    dsn: str,  # noqa: F811
+    tmp_path: Path,
+    content: str,
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    """
+    An empty file, a CSV column no job takes, or --estimate (which must never run a
+    batch) stop the command with status 2, and the journal holds no job.
+    """
+    jobs = tmp_path / ("jobs.csv" if content.startswith("app,") else "jobs.jsonl")
+    jobs.write_text(content)
+    emulator = Emulator(api_key=KEY, balance=100, time_scale=0.001)
+    args, _ = parse(["--api-key", KEY, "batch", str(jobs), "--journal", dsn, *extra])
+    err = io.StringIO()
+    status = await run_parsed(
+        args, stdout=io.StringIO(), stderr=err, transport=emulator.transport()
+    )
+    jobs_in_journal = _journaled(dsn)
+    assert (2, 0, 0) == (status, jobs_in_journal, emulator.generate_calls())
+    assert message in err.getvalue()

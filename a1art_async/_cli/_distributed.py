@@ -85,6 +85,12 @@ async def batch(ctx: Context) -> ExitCode:
 
     args = ctx.args
     dsn = _dsn(ctx)
+    if args.estimate:
+        # Never run (and pay for) a batch the user only wanted priced.
+        raise UsageError(
+            "--estimate: not with a postgresql:// journal; estimate with the local journal "
+            "(omit --journal), then enqueue"
+        )
     jobs_file = Path(args.jobs)
     check_readable(jobs_file)  # read a line at a time later; refused now, before anything
     check_out(args.out)
