@@ -98,8 +98,11 @@ async def batch(ctx: Context) -> ExitCode:
     workers: int = 1 if args.workers is None else args.workers
     console = ctx.progress_console()
     bad: list[str] = []
+    failed_rows = 0
 
-    def refuse(message: str) -> None:
+    def refuse(message: str, rows: int = 1) -> None:
+        nonlocal failed_rows
+        failed_rows += rows
         bad.append(message)
         console.print(f"a1art: {message} (this row fails; the others run)", markup=False)
 
@@ -124,8 +127,9 @@ async def batch(ctx: Context) -> ExitCode:
                     f"line {repeated.line}: key: {repeated.key!r} is used by line "
                     f"{repeated.first} too"
                 )
-            if enqueued.repeats > len(enqueued.repeated):
-                refuse(f"{enqueued.repeats - len(enqueued.repeated)} more rows repeat a key")
+            more = enqueued.repeats - len(enqueued.repeated)
+            if more > 0:
+                refuse(f"{more} more rows repeat a key", rows=more)
             counters = None
             if workers > 0:
                 options = WorkerOptions(
@@ -147,7 +151,6 @@ async def batch(ctx: Context) -> ExitCode:
     finally:
         await pool.close()
     assert board is not None
-    failed_rows = len(bad) + max(0, enqueued.repeats - len(enqueued.repeated))
     document: dict[str, Any] = {
         "batch": name,
         "journal": "postgresql",
