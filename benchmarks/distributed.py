@@ -16,7 +16,7 @@ shard.
 D2, scale: enqueue throughput (jobs/s through ``enqueue``, streamed), then for each
 batch size, a worker process (the real procrastinate loop, the null provider) working
 sample shards of a batch of that many journaled jobs: claim throughput, its CPU per job,
-and its peak RSS (``ru_maxrss``, the whole process, not just the Python heap); and the
+and its peak RSS (``VmHWM``: the whole process, not just the Python heap); and the
 peak RSS of ``a1art batch --workers 0`` streaming a JSONL file of that many rows into
 the journal (its rows checked against the loopback emulator's apps).
 
@@ -233,10 +233,19 @@ def bookkeeping(server: str, rounds: int, profile: bool) -> dict[str, Any]:
 # D2: scale -------------------------------------------------------------------------------
 
 
-def _wait_rusage(process: subprocess.Popen[Any]) -> Any:
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage
+def peak_rss_mib() -> float:
+    """
+    This process's peak resident memory: ``VmHWM``, which counts only what the process
+    held since it started its program (``ru_maxrss`` of a child also counts the copy of
+    its parent it was forked from, before exec).
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _worker_run(dsn: str, batch: str) -> dict[str, Any]:
@@ -244,16 +253,9 @@ def _worker_run(dsn: str, batch: str) -> dict[str, Any]:
     A worker process on *batch* until no shard is left: its peak RSS, CPU and jobs.
     """
     command = [PYTHON, "-m", "benchmarks.distributed", "_worker", "null", dsn, batch]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    report = json.loads(process.stdout.read())
-    usage = _wait_rusage(process)
-    assert process.returncode == 0
-    return {
-        "rss_mib": round(usage.ru_maxrss / 1024, 1),
-        "process_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        **report,
-    }
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
 
 
 def _keep_sample_shards(dsn: str, batch: str) -> None:
@@ -283,24 +285,20 @@ def _cli_enqueue(dsn: str, jobs: int, banner: dict[str, str], folder: Path) -> d
         for n in range(jobs):
             row = {"key": f"r{n}", "app": apps.TEXT, "prompt": f"hill {n}"}
             file.write(json.dumps({**row, "style": "Summer Meadow", "aspect": "1:1"}) + "\n")
-    command = [PYTHON, "-m", "a1art_async", "--api-key", banner["api_key"]]
-    command += ["--base-url", banner["base_url"], "--json", "batch", str(path)]
-    command += ["--journal", dsn, "--batch", f"cli{jobs}", "--workers", "0"]
+    report = folder / "cli.json"
+    command = [PYTHON, "-m", "benchmarks.distributed", "_cli", str(report)]
+    command += ["--api-key", banner["api_key"], "--base-url", banner["base_url"], "--json"]
+    command += ["batch", str(path), "--journal", dsn, "--batch", f"cli{jobs}", "--workers", "0"]
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-        assert process.stdout is not None
-        out = process.stdout.read()
-        usage = _wait_rusage(process)
-        took = time.perf_counter() - started
-        errors.seek(0)
-        assert process.returncode == 0, errors.read().decode()[-2000:]
+    done = subprocess.run(command, capture_output=True, check=False)
+    took = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
     path.unlink()
-    document = json.loads(out)
+    document = json.loads(done.stdout)
     return {
         "cli_enqueued": document["added"],
         "cli_jobs_per_s": round(jobs / took),
-        "cli_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "cli_rss_mib": json.loads(report.read_text())["rss_mib"],
     }
 
 
@@ -355,6 +353,7 @@ def _worker_main(argv: list[str]) -> int:
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             jobs = max(1, counters.done)
             return {
+                "rss_mib": peak_rss_mib(),
                 "jobs": counters.done,
                 "jobs_per_s": round(counters.done / wall),
                 "cpu_ms_per_job": round(1000 * cpu / jobs, 3),
@@ -500,9 +499,23 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         print("  ".join(str(row[c]).rjust(w) for c, w in zip(columns, widths, strict=True)))
 
 
+def _cli_main(argv: list[str]) -> int:
+    """
+    ``_cli REPORT ARGS...``: ``a1art ARGS...`` in this process, then its peak RSS to
+    REPORT as JSON.
+    """
+    from a1art_async._cli._app import run
+
+    status = run(argv[1:])
+    Path(argv[0]).write_text(json.dumps({"status": status, "rss_mib": peak_rss_mib()}))
+    return status
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["_worker"]:
         return _worker_main(argv[1:])
+    if argv[:1] == ["_cli"]:
+        return _cli_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.distributed")
     parser.add_argument("--quick", action="store_true", help="a few minutes")
     parser.add_argument("--only", nargs="+", choices=["D1", "D2", "D3"], default=["D1", "D2", "D3"])
