@@ -164,3 +164,33 @@ async def test_the_batchs_own_workers_draw_on_the_keys_shared_budget(dsn: str) -
     assert ["done"] == [o.state.value for o in outcomes]
     assert (SharedTokenSource, LocalTokenSource) == (type(during), type(after))
     assert [(key_hash(API_KEY),)] == rows
+
+
+@pytest.mark.anyio
+async def test_a_retried_request_is_one_event_however_many_shards_run(dsn: str) -> None:  # noqa: F811
+    """
+    With two shards running at once, each retried poll reaches on_event once, not once
+    per shard.
+    """
+    from a1art_async import Event, EventKind, RetryPolicy
+    from a1art_async.testing import Faults
+
+    faults = Faults(server_error_rate=0.5, endpoints=frozenset({"tasks"}))
+    emulator = Emulator(api_key=API_KEY, balance=1000, time_scale=0.001, faults=faults)
+    events: list[Event] = []
+    retry = RetryPolicy(max_retries=8, initial=0.001, cap=0.01)
+    async with (
+        AsyncClient(
+            api_key=API_KEY, transport=emulator.transport(), poll_policy=POLICY, retry=retry
+        ) as client,
+        client.batch(
+            journal=dsn, batch="twice", workers=2, shard_size=4, on_event=events.append
+        ) as batch,
+    ):
+        for n in range(8):
+            batch.add(apps.TEXT, key=f"r{n}", prompt="rain", style="Summer Meadow", aspect="1:1")
+        outcomes = [outcome async for outcome in batch]
+    retried = [e for e in events if e.kind is EventKind.RETRYING]
+    assert {"done"} == {o.state.value for o in outcomes}
+    assert retried
+    assert len(retried) == len({id(e) for e in retried})

@@ -28,6 +28,7 @@ from ._enqueue import Incoming, enqueue
 from ._journal import PostgresJournal, worker_name
 from ._providers import DEFAULT_PROVIDER, provider
 from ._queue import make_app
+from ._shards import SHARD_SIZE
 from ._tokens import SharedTokenSource
 from ._worker import WorkerOptions, work
 
@@ -56,6 +57,7 @@ class DistributedBatch:
             with its job's key (submitted, running, retrying, done, failed, unknown),
             as a local batch's ``on_event``.  Jobs other processes run are not seen
             here: their outcomes come through iterating the batch.
+        shard_size: Jobs per shard, the unit workers take.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class DistributedBatch:
         language: str | None = None,
         poll_interval: float = 0.2,
         on_event: Listener | None = None,
+        shard_size: int = SHARD_SIZE,
     ) -> None:
         if on_event is not None and workers == 0:
             raise ValidationError(
@@ -85,6 +88,8 @@ class DistributedBatch:
             dsn = journal
         if not isinstance(batch, str) or not batch.strip():
             raise ValidationError("batch", "a postgresql:// journal needs batch=NAME")
+        if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+            raise ValidationError("shard_size", f"must be a positive integer, got {shard_size!r}")
         for field, value in (("workers", workers), ("concurrency", concurrency)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(field, f"must be a non-negative integer, got {value!r}")
@@ -104,6 +109,7 @@ class DistributedBatch:
             poll_interval=min(1.0, poll_interval * 5),
         )
         self._on_event = on_event
+        self._shard_size = shard_size
         self._budget = budget
         self._resubmit = resubmit_unknown
         self._language = language
@@ -233,6 +239,7 @@ class DistributedBatch:
                 rows[start : start + PAGE],
                 budget=self._budget,
                 resubmit_unknown=self._resubmit,
+                shard_size=self._shard_size,
             )
         self._flushed = True
 
