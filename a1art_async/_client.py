@@ -312,6 +312,7 @@ class AsyncClient:
         budget: int | None = None,
         resubmit_unknown: bool = False,
         on_event: Listener | None = None,
+        shard_size: int = 1000,
     ) -> DistributedBatch: ...
 
     @overload
@@ -340,6 +341,7 @@ class AsyncClient:
         budget: int | None = None,
         resubmit_unknown: bool = False,
         on_event: Listener | None = None,
+        shard_size: int | None = None,
     ) -> Batch | DistributedBatch: ...
 
     def batch(

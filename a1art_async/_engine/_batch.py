@@ -152,6 +152,8 @@ class BatchOptions(TypedDict, total=False):
         workers: With a ``postgresql://`` journal: shards this process works on at
             once besides enqueuing them (0: enqueue only, other processes run
             ``run_worker``).
+        shard_size: With a ``postgresql://`` journal: jobs per shard, the unit
+            workers take (1000).
         download_to: Save results here as they finish.
         budget: Never submit a job that could take the credits spent over this.
         resubmit_unknown: Submit again jobs whose earlier paid request may have been
@@ -164,6 +166,7 @@ class BatchOptions(TypedDict, total=False):
     journal: str | os.PathLike[str] | JournalStore | SharedJournalStore | None
     batch: str
     workers: int
+    shard_size: int
     download_to: str | os.PathLike[str] | None
     budget: int | None
     resubmit_unknown: bool
@@ -269,9 +272,12 @@ class Batch:
         on_event: Listener | None = None,
         batch: str | None = None,
         workers: int | None = None,
+        shard_size: int | None = None,
     ) -> None:
-        if batch is not None or workers is not None:
-            name = "batch" if batch is not None else "workers"
+        if batch is not None or workers is not None or shard_size is not None:
+            name = (
+                "batch" if batch is not None else "workers" if workers is not None else "shard_size"
+            )
             raise ValidationError(
                 name, "applies to a postgresql:// journal only (a batch shared by workers)"
             )
