@@ -45,7 +45,9 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """
-    Run the benchmarks: prints tables and writes JSON under benchmarks/results/.
+    Run the benchmarks (polling, end to end, distributed batches on a throwaway
+    PostgreSQL cluster): prints tables and writes JSON under benchmarks/results/
+    (``-- --quick`` for a few minutes each).
     """
     session.install("-e", ".[dev]")
     session.run("python", "-m", "benchmarks", *session.posargs)

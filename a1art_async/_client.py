@@ -13,7 +13,7 @@ import os
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Self, Unpack, overload
 
 import httpx
 
@@ -26,7 +26,7 @@ from ._config import (
     Region,
     normalize_origin,
 )
-from ._engine._batch import POSTGRES_SCHEMES, BatchOptions
+from ._engine._batch import POSTGRES_SCHEMES
 from ._engine._cost import CostEstimate
 from ._engine._events import Listener
 from ._engine._learn import Durations
@@ -42,6 +42,11 @@ from ._handles import TaskHandle
 from ._models import App, Language, Task, save_task
 from ._resources import Apps, Images, TaskPoller, Tasks
 from ._wire import A1ArtWire, auth
+
+if TYPE_CHECKING:
+    from ._engine._journal import JournalStore, SharedJournalStore
+    from .distributed._batch import DistributedBatch
+    from .distributed._journal import PostgresJournal
 
 
 class AsyncClient:
@@ -307,11 +312,62 @@ class AsyncClient:
         details = None if app is None else await self._generator.app(app, None)
         return cost_of(details, count, enhances)
 
+    @overload
     def batch(
-        self, *, language: str | Language | None = None, **options: Unpack[BatchOptions]
-    ) -> Batch:
+        self,
+        *,
+        journal: PostgresJournal,
+        batch: str | None = None,
+        workers: int = 1,
+        language: str | Language | None = None,
+        concurrency: int = 8,
+        download_to: str | os.PathLike[str] | None = None,
+        budget: int | None = None,
+        resubmit_unknown: bool = False,
+        on_event: Listener | None = None,
+        shard_size: int = 1000,
+    ) -> DistributedBatch: ...
+
+    @overload
+    def batch(
+        self,
+        *,
+        journal: os.PathLike[str] | JournalStore | None = None,
+        language: str | Language | None = None,
+        concurrency: int = 8,
+        download_to: str | os.PathLike[str] | None = None,
+        budget: int | None = None,
+        resubmit_unknown: bool = False,
+        on_event: Listener | None = None,
+    ) -> Batch: ...
+
+    @overload
+    def batch(
+        self,
+        *,
+        journal: str | SharedJournalStore,
+        batch: str | None = None,
+        workers: int | None = None,
+        language: str | Language | None = None,
+        concurrency: int = 8,
+        download_to: str | os.PathLike[str] | None = None,
+        budget: int | None = None,
+        resubmit_unknown: bool = False,
+        on_event: Listener | None = None,
+        shard_size: int | None = None,
+    ) -> Batch | DistributedBatch: ...
+
+    def batch(
+        self, *, language: str | Language | None = None, **options: Any
+    ) -> Batch | DistributedBatch:
         """
         A batch of generations: ``async with client.batch(...) as batch:``.
+
+        Its type follows the journal: a :class:`Batch` for none, a ``Path``, or a
+        :class:`JournalStore`; a ``DistributedBatch`` for a ``PostgresJournal`` (both
+        have ``add``, ``async for`` and ``summary``); for a string, which may be a
+        SQLite file or a ``postgresql://`` URL, either (pass ``Path("run.sqlite")`` or a
+        ``PostgresJournal`` for the exact type).
 
         Args:
             language: The language to read app details in.
@@ -325,20 +381,18 @@ class AsyncClient:
                 credits spent over this),
                 ``resubmit_unknown`` (submit again jobs whose earlier generate may have
                 been charged) and ``on_event`` (called with every :class:`Event`, each
-                with its job's key; see :meth:`Batch.listening`).
+                with its job's key; see :meth:`Batch.listening`; for a distributed
+                batch, the events of the jobs this process's workers run).
         """
         session = self._session
         journal = options.get("journal")
         if (isinstance(journal, str) and journal.startswith(POSTGRES_SCHEMES)) or (
             type(journal).__name__ == "PostgresJournal"
         ):
-            # A batch shared by workers (the postgres extra, imported only here).  It
-            # has a local batch's add / async for / summary; construct
-            # a1art_async.distributed.DistributedBatch directly for its exact type.
+            # A batch shared by workers (the postgres extra, imported only here).
             from .distributed._batch import DistributedBatch
 
-            shared = DistributedBatch(self, language=language, **options)  # type: ignore[arg-type]
-            return shared  # type: ignore[return-value]
+            return DistributedBatch(self, language=language, **options)
         return Batch(
             generator=self._generator,
             tasks=self._tasks,

@@ -104,3 +104,40 @@ def test_the_key_never_reaches_the_database() -> None:
     assert key not in key_hash(key)
     assert 64 == len(key_hash(key))
     assert key_hash(key) != key_hash(key + "x")
+
+
+@pytest.mark.anyio
+async def test_writes_at_the_same_moment_go_in_one_statement(dsn: str) -> None:  # noqa: F811
+    """
+    Fifty answers recorded at once take fewer statements than writes, and each caller
+    learns whether its own transition took place.
+    """
+    journal = PostgresJournal(dsn, "group", worker="w")
+    await journal.open()
+    keys = [f"k{n}" for n in range(50)]
+    for key in keys:
+        assert await journal.transition(JobRecord(key, JobState.SUBMITTING, cost=1), PENDING)
+    before = journal.round_trips
+    results: dict[str, bool] = {}
+    sent = (JobState.SUBMITTING, JobState.UNKNOWN)
+
+    async def answer(key: str) -> None:
+        record = JobRecord(key, JobState.SUBMITTED, task_id=f"t-{key}", cost=1)
+        results[key] = await journal.transition(record, sent)
+
+    async def wrong() -> None:
+        # k0 is not done yet, so it cannot go from done to failed.
+        results["wrong"] = await journal.transition(
+            JobRecord("k0", JobState.FAILED), (JobState.DONE,)
+        )
+
+    async with anyio.create_task_group() as group:
+        for key in keys:
+            group.start_soon(answer, key)
+        group.start_soon(wrong)
+    statements = journal.round_trips - before
+    stored = await journal.fetch(keys)
+    await journal.close()
+    assert {**dict.fromkeys(keys, True), "wrong": False} == results
+    assert {f"t-{key}" for key in keys} == {record.task_id for record in stored.values()}
+    assert statements < 10

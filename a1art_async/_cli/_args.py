@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with a postgresql:// journal: shards this process works on at once "
         "(0: enqueue only; default 1)",
     )
+    batch.add_argument(
+        "--shard-size",
+        type=_positive_int,
+        metavar="N",
+        help="with a postgresql:// journal: jobs per shard, the unit workers take (1000)",
+    )
     batch.add_argument("--out", metavar="DIR", help="save result files here as they finish")
     batch.add_argument(
         "--budget",

@@ -338,8 +338,8 @@ async def batch(ctx: Context) -> ExitCode:
     alone, each named by its line and field; the others run.
     """
     args = ctx.args
-    if args.batch is not None or args.workers is not None:
-        raise UsageError("--batch and --workers need a postgresql:// --journal")
+    if args.batch is not None or args.workers is not None or args.shard_size is not None:
+        raise UsageError("--batch, --workers and --shard-size need a postgresql:// --journal")
     jobs_file = Path(args.jobs)
     job_file = read_jobs(jobs_file)
     journal = journal_path(args.journal, jobs_file)

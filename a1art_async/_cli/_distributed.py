@@ -10,20 +10,31 @@ The command line of distributed batches (the ``postgres`` extra; asyncio only):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
+from anyio.abc import TaskStatus
 from rich.console import Console
 
+from .._client import AsyncClient
 from .._engine._batch import POSTGRES_SCHEMES
+from .._engine._errors import A1ArtError, ValidationError
 from .._engine._journal import JobState
+from .._engine._limiter import RateLimit
 from ._context import Context, scaled_policy
 from ._exit import ExitCode, UsageError, describe
 from ._fields import COLUMNS
-from ._jobs import BadRow, Job, read_jobs
+from ._jobs import BadRow, check_readable, stream_jobs
 from ._local import check_out
 from ._output import table
+
+if TYPE_CHECKING:
+    from ..distributed._enqueue import Incoming
+    from ..distributed._run import WorkerReport
 
 
 def is_shared(journal: str | None) -> bool:
@@ -57,79 +68,120 @@ def _dsn(ctx: Context) -> str:
 async def batch(ctx: Context) -> ExitCode:
     """
     ``a1art batch JOBS --journal postgresql://DSN [--batch NAME] [--workers N]``.
+
+    The file is streamed into the journal (a row at a time, so a file of any size
+    enqueues in constant memory); with workers, this process then works on the batch
+    like ``a1art worker --until-done``, with the same request budget shared through the
+    database, and prints each job as the journal records its end.
     """
-    from ..distributed._batch import DistributedBatch
-    from ._batch import _unfit, fetch_apps, outcome_json
+    from ..distributed._database import open_pool
+    from ..distributed._endings import last_ended
+    from ..distributed._enqueue import enqueue
+    from ..distributed._journal import worker_name
+    from ..distributed._queue import make_app
+    from ..distributed._shards import SHARD_SIZE
+    from ..distributed._status import batch_status
+    from ..distributed._worker import WorkerOptions, work
 
     args = ctx.args
     dsn = _dsn(ctx)
+    if args.estimate:
+        # Never run (and pay for) a batch the user only wanted priced.
+        raise UsageError(
+            "--estimate: not with a postgresql:// journal; estimate with the local journal "
+            "(omit --journal), then enqueue"
+        )
     jobs_file = Path(args.jobs)
-    job_file = read_jobs(jobs_file)
+    check_readable(jobs_file)  # read a line at a time later; refused now, before anything
     check_out(args.out)
     name: str = args.batch or jobs_file.stem
     workers: int = 1 if args.workers is None else args.workers
     console = ctx.progress_console()
-    bad: list[BadRow] = list(job_file.bad)
-    for row in bad:
-        console.print(f"a1art: {row.message} (this row fails; the others run)", markup=False)
-    jobs: list[Job] = []
-    outcomes: list[Any] = []
-    async with ctx.client() as client:
-        apps, refused = await fetch_apps(client, job_file.jobs, args.language)
-        for job in job_file.jobs:
-            problem = _unfit(job, apps, refused)
-            if problem is None:
-                jobs.append(job)
-            else:
-                row = BadRow(job.line, job.key, problem, job.app_id)
-                bad.append(row)
-                console.print(f"a1art: {row.message} (this row fails; the others run)")
-        shared = DistributedBatch(
-            client,
-            journal=dsn,
-            batch=name,
-            workers=workers,
-            concurrency=args.concurrency,
-            download_to=args.out,
-            budget=args.budget,
-            resubmit_unknown=args.resubmit_unknown,
-            language=args.language,
-        )
-        async with shared:
-            for job in jobs:
-                shared.add(job.app_id, key=job.key, **job.add_arguments())
+    bad: list[str] = []
+    failed_rows = 0
+
+    def refuse(message: str, rows: int = 1) -> None:
+        nonlocal failed_rows
+        failed_rows += rows
+        bad.append(message)
+        console.print(f"a1art: {message} (this row fails; the others run)", markup=False)
+
+    pool = await open_pool(dsn, size=2 * max(1, workers) + 3)
+    try:
+        async with _shared_client(ctx, pool) as client:
+            rows = _checked_rows(client, jobs_file, args.language, refuse)
+            app = make_app()
+            async with app.open_async(pool=pool):
+                cursor = await last_ended(pool)
+                enqueued = await enqueue(
+                    pool,
+                    app,
+                    name,
+                    rows,
+                    budget=args.budget,
+                    resubmit_unknown=args.resubmit_unknown,
+                    shard_size=args.shard_size or SHARD_SIZE,
+                )
+            for repeated in enqueued.repeated:
+                refuse(
+                    f"line {repeated.line}: key: {repeated.key!r} is used by line "
+                    f"{repeated.first} too"
+                )
+            more = enqueued.repeats - len(enqueued.repeated)
+            if more > 0:
+                refuse(f"{more} more rows repeat a key", rows=more)
+            counters = None
             if workers > 0:
-                async for outcome in shared:
-                    outcomes.append(outcome)
-                    console.print(
-                        f"{outcome.key}  {outcome.state.value}"
-                        + (f"  {describe(outcome.error, COLUMNS)}" if outcome.error else ""),
-                        markup=False,
-                    )
+                options = WorkerOptions(
+                    batch=name,
+                    until_done=True,
+                    shards=workers,
+                    concurrency=args.concurrency,
+                    download_to=args.out,
+                )
+                async with anyio.create_task_group() as group:
+                    stop = anyio.Event()
+                    group.start_soon(_follow, pool, name, cursor, stop, console)
+                    try:
+                        counters = await work(pool, {"a1art": client}, dsn, worker_name(), options)
+                    finally:
+                        stop.set()
+            board = await batch_status(pool, name)
+            before = await _ended_before(pool, name, cursor)
+    finally:
+        await pool.close()
+    assert board is not None
     document: dict[str, Any] = {
         "batch": name,
         "journal": "postgresql",
-        "enqueued": len(jobs),
-        "bad_rows": [row.message for row in bad],
+        "enqueued": enqueued.added + enqueued.existing,
+        "added": enqueued.added,
+        "existing": enqueued.existing,
+        "shards": enqueued.shards,
+        "bad_rows": bad,
+        "states": board.states,
     }
-    if workers > 0:
-        summary = shared.summary
+    if counters is not None:
         document["summary"] = {
-            "jobs": len(jobs) + len(bad),
-            "done": summary.done,
-            "failed": summary.failed + len(bad),
-            "unknown": summary.unknown,
-            "skipped": summary.skipped,
+            "jobs": board.jobs + failed_rows,
+            "done": board.states["done"],
+            "failed": board.states["failed"] + failed_rows,
+            "unknown": board.states["unknown"],
+            "ended_before": before,
+            "done_here": counters.done,
         }
-        document["jobs"] = [outcome_json(outcome) for outcome in outcomes]
 
     def text(console: Console) -> None:
-        console.print(f"batch {name}: {len(jobs)} jobs in the journal", markup=False)
+        console.print(
+            f"batch {name}: {enqueued.added} jobs added, {enqueued.existing} in the journal "
+            f"already",
+            markup=False,
+        )
         if "summary" in document:
             counts = document["summary"]
             console.print(
                 f"done {counts['done']}, failed {counts['failed']}, unknown "
-                f"{counts['unknown']}, ended before {counts['skipped']}",
+                f"{counts['unknown']} ({counts['ended_before']} had ended before this run)",
                 markup=False,
             )
         else:
@@ -138,22 +190,174 @@ async def batch(ctx: Context) -> ExitCode:
             )
 
     ctx.out.emit(document, text)
-    failed = bad or any(outcome.state is not JobState.DONE for outcome in outcomes)
-    return ExitCode.PARTIAL if failed else ExitCode.OK
+    unfinished = counters is not None and (
+        not board.finished or board.states["failed"] or board.states["unknown"]
+    )
+    return ExitCode.PARTIAL if failed_rows or unfinished else ExitCode.OK
+
+
+@contextlib.asynccontextmanager
+async def _shared_client(ctx: Context, pool: Any) -> AsyncIterator[AsyncClient]:
+    """
+    A client from the global options whose request budget is the key's shared one (a
+    row in the database, as every ``a1art worker`` with this key uses).
+    """
+    from ..distributed._tokens import SharedTokenSource
+
+    key = ctx.api_key
+    ctx.configure_logging(key)
+    budget = RateLimit()
+    async with (
+        SharedTokenSource(pool, key, budget) as source,
+        AsyncClient(
+            api_key=key,
+            base_url=ctx.args.base_url,
+            region=ctx.args.region,
+            poll_policy=scaled_policy(ctx.args.time_scale),
+            transport=ctx.transport,
+            rate_limit=budget,
+            token_source=source,
+        ) as client,
+    ):
+        yield client
+
+
+async def _checked_rows(
+    client: AsyncClient,
+    path: Path,
+    language: str | None,
+    refuse: Callable[[str], None],
+) -> AsyncIterator[Incoming]:
+    """
+    The file's rows that can run, as journal rows, a line at a time; each app's details
+    are read once (free), when a row first names it, and a row that cannot run is
+    refused alone (``refuse`` says why).
+    """
+    from .._models import App
+    from ..distributed._enqueue import Incoming
+    from ..distributed._providers import DEFAULT_PROVIDER, provider
+    from ._batch import _APP_ERRORS, _unfit
+
+    spec = provider(DEFAULT_PROVIDER)
+    apps: dict[str, App] = {}
+    refused: dict[str, A1ArtError] = {}
+    for item in stream_jobs(path):
+        if isinstance(item, BadRow):
+            refuse(item.message)
+            continue
+        if item.app_id not in apps and item.app_id not in refused:
+            try:
+                apps[item.app_id] = await client.apps.get(item.app_id, language=language)
+            except _APP_ERRORS as error:
+                refused[item.app_id] = error
+        problem = _unfit(item, apps, refused)
+        if problem is not None:
+            refuse(BadRow(item.line, item.key, problem, item.app_id).message)
+            continue
+        try:
+            _, params = spec.params(item.app_id, item.add_arguments())
+        except ValidationError as error:
+            refuse(BadRow(item.line, item.key, describe(error, COLUMNS), item.app_id).message)
+            continue
+        if language is not None:
+            params["language"] = language
+        yield Incoming(item.key, DEFAULT_PROVIDER, params, line=item.line, derived=item.derived)
+
+
+async def _ended_before(pool: Any, batch: str, cursor: int) -> int:
+    async with pool.connection() as connection:
+        found = await connection.execute(
+            "SELECT count(*) FROM a1art_jobs WHERE batch = %s AND ended <= %s", (batch, cursor)
+        )
+        row = await found.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _follow(pool: Any, batch: str, cursor: int, stop: anyio.Event, console: Console) -> None:
+    """
+    Print each job of *batch* as the journal records its end (any worker's), a page at a
+    time, until *stop* is set and nothing is left to print.  A job that ends twice
+    (unknown, then done when its task id arrived after all) is printed twice.
+    """
+    from ..distributed._endings import PAGE, Endings
+
+    endings = Endings(pool, batch, cursor)
+    while True:
+        stopping = stop.is_set()
+        rows = await endings.page()
+        for key, state, _task_id, _files, error, _cost, _ended in rows:
+            console.print(f"{key}  {state}" + (f"  {error}" if error else ""), markup=False)
+        if len(rows) < PAGE:
+            if stopping:
+                return
+            with anyio.move_on_after(0.5):
+                await stop.wait()
 
 
 async def worker(ctx: Context) -> ExitCode:
     """
     ``a1art worker --journal postgresql://DSN [--batch NAME] [--until-done]``.
     """
-    from ..distributed._run import run_worker
-
     args = ctx.args
     dsn = _dsn(ctx)
     check_out(args.out)
     key = ctx.api_key
     ctx.configure_logging(key)
-    report = await run_worker(
+    stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        await group.start(_stop_on_sigterm, stop)
+        report = await _run_worker(ctx, dsn, key, stop)
+        group.cancel_scope.cancel()
+    document = {
+        "worker": report.name,
+        "stopped": stop.is_set(),
+        "done": report.done,
+        "failed": report.failed,
+        "unknown": report.unknown,
+        "held_elsewhere": report.held,
+        "shards": report.shards,
+        "round_trips": report.round_trips,
+    }
+
+    def text(console: Console) -> None:
+        stopped = (
+            " (stopped by SIGTERM: its shards went back to the queue)" if stop.is_set() else ""
+        )
+        console.print(
+            f"worker {report.name}: {report.shards} shards, done {report.done}, failed "
+            f"{report.failed}, unknown {report.unknown}, held elsewhere {report.held}{stopped}",
+            markup=False,
+        )
+
+    ctx.out.emit(document, text)
+    return ExitCode.OK
+
+
+async def _stop_on_sigterm(
+    stop: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """
+    Turn SIGTERM (a service manager stopping the worker) into a stop that queues the
+    running shards again and ends with the worker's report (Ctrl-C does the same
+    through the command's interrupt, and ends with status 130).
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGTERM))
+        except (NotImplementedError, ValueError, RuntimeError):  # not the main thread
+            task_status.started()
+            return
+        task_status.started()
+        async for _ in signals:
+            stop.set()
+            return
+
+
+async def _run_worker(ctx: Context, dsn: str, key: str, stop: anyio.Event) -> WorkerReport:
+    from ..distributed._run import run_worker
+
+    args = ctx.args
+    return await run_worker(
         dsn,
         batch=args.batch,
         until_done=args.until_done,
@@ -167,26 +371,8 @@ async def worker(ctx: Context) -> ExitCode:
         region=args.region,
         poll_policy=scaled_policy(args.time_scale),
         transport=ctx.transport,
+        stop=stop,
     )
-    document = {
-        "worker": report.name,
-        "done": report.done,
-        "failed": report.failed,
-        "unknown": report.unknown,
-        "held_elsewhere": report.held,
-        "shards": report.shards,
-        "round_trips": report.round_trips,
-    }
-
-    def text(console: Console) -> None:
-        console.print(
-            f"worker {report.name}: {report.shards} shards, done {report.done}, failed "
-            f"{report.failed}, unknown {report.unknown}, held elsewhere {report.held}",
-            markup=False,
-        )
-
-    ctx.out.emit(document, text)
-    return ExitCode.OK
 
 
 async def status(ctx: Context) -> ExitCode:

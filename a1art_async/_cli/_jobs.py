@@ -177,21 +177,13 @@ def read_jobs(path: Path) -> JobFile:
         raise UsageError(f"cannot read the jobs file {str(path)!r}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise UsageError(f"the jobs file {str(path)!r} is not UTF-8 text") from None
-    suffix = path.suffix.lower()
-    is_jsonl = suffix in (".jsonl", ".ndjson", ".json") or (
-        suffix != ".csv" and text.lstrip().startswith("{")
-    )
-    rows = _jsonl_rows(text) if is_jsonl else _csv_rows(text, path)
     jobs: list[Job] = []
     bad: list[BadRow] = []
-    for line, row in rows:
-        if isinstance(row, BadRow):
-            bad.append(row)
-            continue
-        try:
-            jobs.append(_job(line, row, path.parent))
-        except _RowError as error:
-            bad.append(_bad(line, row, str(error)))
+    for item in _parse(path, text.splitlines(), _is_jsonl(path, text)):
+        if isinstance(item, BadRow):
+            bad.append(item)
+        else:
+            jobs.append(item)
     if not jobs and not bad:
         raise UsageError(f"the jobs file {str(path)!r} has no jobs")
     unique, repeated = _unique(jobs)
@@ -206,6 +198,67 @@ def read_jobs(path: Path) -> JobFile:
     return JobFile(tuple(unique), tuple(named))
 
 
+def check_readable(path: Path) -> None:
+    """
+    Raises:
+        UsageError: The jobs file cannot be opened for reading.
+    """
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot read the jobs file {str(path)!r}: {error.strerror}") from None
+
+
+def stream_jobs(path: Path) -> Iterator[Job | BadRow]:
+    """
+    Read a job file a line at a time, for files larger than memory: each row as a
+    :class:`Job` or a :class:`BadRow`, in file order.
+
+    Unlike :func:`read_jobs`, keys are not compared across rows (that needs every key at
+    once): a derived key is yielded as derived (``Job.derived``), and the reader of the
+    stream numbers identical ones apart and finds rows whose key an earlier row has
+    (the distributed enqueue does both in the database).
+
+    Raises:
+        UsageError: The file cannot be read, is not UTF-8, has no rows, or (CSV) its
+            header has a column no job takes.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            head = file.read(4096)
+            file.seek(0)
+            rows = 0
+            for item in _parse(path, file, _is_jsonl(path, head)):
+                rows += 1
+                yield item
+    except OSError as error:
+        raise UsageError(f"cannot read the jobs file {str(path)!r}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"the jobs file {str(path)!r} is not UTF-8 text") from None
+    if not rows:
+        raise UsageError(f"the jobs file {str(path)!r} has no jobs")
+
+
+def _is_jsonl(path: Path, head: str) -> bool:
+    suffix = path.suffix.lower()
+    return suffix in (".jsonl", ".ndjson", ".json") or (
+        suffix != ".csv" and head.lstrip().startswith("{")
+    )
+
+
+def _parse(path: Path, lines: Iterable[str], jsonl: bool) -> Iterator[Job | BadRow]:
+    rows = _jsonl_rows(lines) if jsonl else _csv_rows(lines, path)
+    for line, row in rows:
+        if isinstance(row, BadRow):
+            yield row
+            continue
+        try:
+            yield _job(line, row, path.parent)
+        except _RowError as error:
+            yield _bad(line, row, str(error))
+
+
 def _bad(line: int, row: Mapping[str, Any], reason: str) -> BadRow:
     key = row.get("key", row.get("id"))
     app = row.get("app", row.get("app_id"))
@@ -217,8 +270,8 @@ def _bad(line: int, row: Mapping[str, Any], reason: str) -> BadRow:
     )
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -232,8 +285,8 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
         yield number, row
 
 
-def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
-    reader = csv.DictReader(text.splitlines())
+def _csv_rows(lines: Iterable[str], path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+    reader = csv.DictReader(lines)
     if reader.fieldnames is None:
         return
     header = [name.strip() for name in reader.fieldnames]

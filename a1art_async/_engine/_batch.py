@@ -43,6 +43,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol, Self, TypedDict
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -199,6 +200,8 @@ class BatchOptions(TypedDict, total=False):
         workers: With a ``postgresql://`` journal: shards this process works on at
             once besides enqueuing them (0: enqueue only, other processes run
             ``run_worker``).
+        shard_size: With a ``postgresql://`` journal: jobs per shard, the unit
+            workers take (1000).
         download_to: Save results here as they finish.
         budget: Never submit a job that could take the credits spent over this.
         resubmit_unknown: Submit again jobs whose earlier paid request may have been
@@ -211,6 +214,7 @@ class BatchOptions(TypedDict, total=False):
     journal: str | os.PathLike[str] | JournalStore | SharedJournalStore | None
     batch: str
     workers: int
+    shard_size: int
     download_to: str | os.PathLike[str] | None
     budget: int | None
     resubmit_unknown: bool
@@ -324,9 +328,12 @@ class Batch:
         on_event: Listener | None = None,
         batch: str | None = None,
         workers: int | None = None,
+        shard_size: int | None = None,
     ) -> None:
-        if batch is not None or workers is not None:
-            name = "batch" if batch is not None else "workers"
+        if batch is not None or workers is not None or shard_size is not None:
+            name = (
+                "batch" if batch is not None else "workers" if workers is not None else "shard_size"
+            )
             raise ValidationError(
                 name, "applies to a postgresql:// journal only (a batch shared by workers)"
             )
@@ -878,9 +885,20 @@ class _JournalGuard:
         """
         batch = self.batch
         expect = _CLAIMABLE_AGAIN if batch._resubmit_unknown else _CLAIMABLE
-        claimed = await batch._move(self.key, JobState.SUBMITTING, expect, cost=self.cost)
+        # The claim is shielded: a cancellation while it is on its way (a shared
+        # journal's round trip) cannot leave it unknown whether the claim was stored.
+        with anyio.CancelScope(shield=True):
+            claimed = await batch._move(self.key, JobState.SUBMITTING, expect, cost=self.cost)
         if claimed is None:
             raise JobHeldElsewhere(f"job {self.key} is held by another worker")
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            # Cancelled before the paid request left: nothing was sent, so the job is
+            # pending again rather than taken for one whose outcome is unknown.
+            with anyio.CancelScope(shield=True):
+                await self.unpaid()
+            raise
 
     async def unpaid(self) -> None:
         await self.batch._move(self.key, JobState.PENDING, (JobState.SUBMITTING,))

@@ -19,7 +19,8 @@ Jobs are rows of the journal (:class:`PostgresJournal`), moved by compare-and-se
 transitions so that at most one worker anywhere sends a job's paid request; they go to
 workers in shards of about a thousand (procrastinate jobs); the credit budget is
 reserved in the database; requests draw from a budget per key shared through the
-database (:class:`SharedTokenSource`).  See the README's "More than one machine".
+database (:class:`SharedTokenSource`).  See ``docs/distributed.md`` for how shards,
+claims, the budgets and stalled-shard recovery work, and what is guaranteed.
 """
 
 from ._batch import DistributedBatch as DistributedBatch

@@ -19,12 +19,17 @@ import anyio
 
 from .._engine._batch import BatchOutcome, BatchSummary, OutcomeUnknownFromJournal
 from .._engine._errors import A1ArtError, ValidationError
+from .._engine._events import Listener
 from .._engine._journal import JobState
+from .._engine._limiter import Limiter, LocalTokenSource, TokenSource
 from ._database import Pool, open_pool, require_asyncio
-from ._enqueue import enqueue
+from ._endings import Endings, last_ended
+from ._enqueue import Incoming, enqueue
 from ._journal import PostgresJournal, worker_name
 from ._providers import DEFAULT_PROVIDER, provider
 from ._queue import make_app
+from ._shards import SHARD_SIZE
+from ._tokens import SharedTokenSource
 from ._worker import WorkerOptions, work
 
 #: Rows sent to the journal at once.
@@ -48,6 +53,11 @@ class DistributedBatch:
             charged.
         language: The language app details are read in (a1.art).
         poll_interval: Seconds between looks at the journal for ended jobs.
+        on_event: Called with every event of the jobs this process's workers run, each
+            with its job's key (submitted, running, retrying, done, failed, unknown),
+            as a local batch's ``on_event``.  Jobs other processes run are not seen
+            here: their outcomes come through iterating the batch.
+        shard_size: Jobs per shard, the unit workers take.
     """
 
     def __init__(
@@ -63,11 +73,14 @@ class DistributedBatch:
         resubmit_unknown: bool = False,
         language: str | None = None,
         poll_interval: float = 0.2,
-        on_event: Any = None,
+        on_event: Listener | None = None,
+        shard_size: int = SHARD_SIZE,
     ) -> None:
-        if on_event is not None:
+        if on_event is not None and workers == 0:
             raise ValidationError(
-                "on_event", "a distributed batch reports outcomes only: iterate the batch"
+                "on_event",
+                "events come from the jobs this process runs, and workers=0 runs none: "
+                "iterate the batch for every job's outcome",
             )
         if isinstance(journal, PostgresJournal):
             dsn, batch = journal.dsn, batch or journal.batch
@@ -75,6 +88,8 @@ class DistributedBatch:
             dsn = journal
         if not isinstance(batch, str) or not batch.strip():
             raise ValidationError("batch", "a postgresql:// journal needs batch=NAME")
+        if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+            raise ValidationError("shard_size", f"must be a positive integer, got {shard_size!r}")
         for field, value in (("workers", workers), ("concurrency", concurrency)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(field, f"must be a non-negative integer, got {value!r}")
@@ -93,13 +108,16 @@ class DistributedBatch:
             download_to=download_to,
             poll_interval=min(1.0, poll_interval * 5),
         )
+        self._on_event = on_event
+        self._shard_size = shard_size
         self._budget = budget
         self._resubmit = resubmit_unknown
         self._language = language
         self._poll = poll_interval
         self._pool: Pool | None = None
+        self._shared: tuple[Limiter, TokenSource, SharedTokenSource] | None = None
         self._app: Any = None
-        self._buffer: list[tuple[str, str, Mapping[str, Any]]] = []
+        self._buffer: list[Incoming] = []
         self._keys: set[str] = set()
         self._yielded: set[str] = set()
         self._flushed = False
@@ -118,6 +136,7 @@ class DistributedBatch:
         self._app = make_app()
         await self._app.open_async(pool=self._pool)
         if self._workers > 0:
+            await self._share_budget()
             self._group = anyio.create_task_group()
             await self._group.__aenter__()
             self._group.start_soon(self._work)
@@ -138,15 +157,44 @@ class DistributedBatch:
                 if exc is not None:
                     self._group.cancel_scope.cancel()
                 await self._group.__aexit__(exc_type, exc, tb)
+            if self._shared is not None:
+                limiter, local, source = self._shared
+                limiter.source = local
+                await source.__aexit__(None, None, None)
             if self._app is not None:
                 await self._app.close_async()
             if self._pool is not None:
                 await self._pool.close()
 
+    async def _share_budget(self) -> None:
+        """
+        The server limits the key, not the process: while the batch is open, the
+        client's own token source gives way to the key's shared one (the database row
+        every worker with this key uses), unless the client was given a source of its
+        own.  In-flight slots and priorities stay the client's.
+        """
+        session = getattr(self._client, "_session", None)
+        if session is None or not isinstance(session.limiter.source, LocalTokenSource):
+            return
+        assert self._pool is not None
+        limiter = session.limiter
+        source = SharedTokenSource(self._pool, session._secret.reveal(), limiter.config)
+        await source.__aenter__()
+        self._shared = (limiter, limiter.source, source)
+        limiter.source = source
+
     async def _work(self) -> None:
         assert self._pool is not None
         clients = {DEFAULT_PROVIDER: self._client}
-        await work(self._pool, clients, self.dsn, worker_name(), self._options, self._stop)
+        await work(
+            self._pool,
+            clients,
+            self.dsn,
+            worker_name(),
+            self._options,
+            self._stop,
+            on_event=self._on_event,
+        )
 
     # Adding ---------------------------------------------------------------------------
 
@@ -177,7 +225,7 @@ class DistributedBatch:
         if key in self._keys:
             raise ValidationError("key", f"job key {key!r} was added twice")
         self._keys.add(key)
-        self._buffer.append((key, provider_name, params))
+        self._buffer.append(Incoming(key, provider_name, params))
         return key
 
     async def _flush(self) -> None:
@@ -191,6 +239,7 @@ class DistributedBatch:
                 rows[start : start + PAGE],
                 budget=self._budget,
                 resubmit_unknown=self._resubmit,
+                shard_size=self._shard_size,
             )
         self._flushed = True
 
@@ -199,10 +248,7 @@ class DistributedBatch:
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
         assert self._pool is not None
         journal = PostgresJournal(self.dsn, self.name, pool=self._pool)
-        cursor_rows = await journal._execute(
-            "SELECT coalesce(max(ended), 0) FROM a1art_jobs WHERE batch = %s", (self.name,)
-        )
-        cursor = int(cursor_rows[0][0])
+        cursor = await last_ended(self._pool)
         await self._flush()
         # Jobs that had ended before this run are yielded from the journal at once.
         keys = list(self._keys)
@@ -216,14 +262,10 @@ class DistributedBatch:
                 outcome = self._outcome(row, from_journal=True)
                 if outcome is not None:
                     yield outcome
+        endings = Endings(self._pool, self.name, cursor)
         while len(self._yielded) < len(self._keys):
-            rows = await journal._execute(
-                "SELECT key, state, task_id, files, error, cost, ended FROM a1art_jobs"
-                " WHERE batch = %s AND ended > %s ORDER BY ended LIMIT %s",
-                (self.name, cursor, PAGE),
-            )
+            rows = await endings.page()
             for row in rows:
-                cursor = max(cursor, int(row[6]))
                 outcome = self._outcome(row, from_journal=False)
                 if outcome is not None:
                     yield outcome

@@ -34,6 +34,7 @@ import attrs
 from .._engine._errors import BudgetExceededError
 from .._engine._journal import JobRecord, JobState
 from ._database import Pool, open_pool, require_asyncio
+from ._group import GroupCommit
 
 #: The journal columns, in the order :func:`record_of` reads them.
 COLUMNS: Final = "key, state, task_id, files, error, cost, updated, route, hint, submitted_at"
@@ -62,7 +63,8 @@ WITH budget AS (
     RETURNING spent
 )
 SELECT (SELECT count(*) FROM claimed),
-       (SELECT budget FROM budget), (SELECT spent FROM budget)
+       (SELECT budget FROM budget), (SELECT spent FROM budget),
+       EXISTS (SELECT 1 FROM a1art_jobs WHERE batch = %(batch)s AND key = %(key)s)
 """  # noqa: S608
 
 # Leaving `submitting` (or recording a task on `unknown`) needs the claim, except
@@ -156,6 +158,7 @@ class PostgresJournal:
         self._pool = pool
         self._owned = pool is None
         self._claims: dict[str, Claim] = {}
+        self._group = GroupCommit(self._execute, batch, self.worker)
         #: Statements sent so far.
         self.round_trips = 0
 
@@ -179,6 +182,7 @@ class PostgresJournal:
         )
 
     async def close(self) -> None:
+        await self._group.close()
         if self._owned and self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -214,31 +218,49 @@ class PostgresJournal:
             "final": record.state.value in _FINAL,
             "expect": states,
         }
-        if None in expect:
-            # A job nobody enqueued (a store used directly): give it a row first.
-            await self._execute(_INSERT, params)
-            params["expect"] = [*states, JobState.PENDING.value]
         if record.state is JobState.SUBMITTING:
-            claim = Claim(uuid.uuid4(), record.cost)
-            params["claim"] = claim.id
-            rows = await self._execute(_CLAIM, params)
-            claimed, budget, spent = rows[0]
-            if claimed:
-                self._claims[record.key] = claim
-                return True
-            if budget is not None and spent is not None and spent + record.cost > budget:
-                raise BudgetExceededError(
-                    f"job {record.key} costs {record.cost} credits; the batch "
-                    f"{self.batch!r} has {max(0, budget - spent)} of its budget of "
-                    f"{budget} left"
-                )
-            return False
+            return await self._claim(record, params, may_insert=None in expect)
         held = self._claims.get(record.key)
         params["claim"] = held.id if held is not None else None
         refund = held.cost if held is not None and record.state is JobState.PENDING else 0
-        params["refund"] = refund
-        rows = await self._execute(_MOVE, params)
-        moved = bool(rows[0][0])
+        if refund or None in expect:
+            # Rare: giving credits back, or a job that may have no row yet.
+            if None in expect:
+                # A job nobody enqueued (a store used directly): give it a row first.
+                await self._execute(_INSERT, params)
+                params["expect"] = [*states, JobState.PENDING.value]
+            params["refund"] = refund
+            rows = await self._execute(_MOVE, params)
+            moved = bool(rows[0][0])
+        else:
+            params["expect"] = ",".join(states)
+            params["claim"] = None if held is None else str(held.id)
+            moved = await self._group.move(params)
         if moved and record.state not in (JobState.SUBMITTING, JobState.UNKNOWN):
             self._claims.pop(record.key, None)
         return moved
+
+    async def _claim(self, record: JobRecord, params: dict[str, Any], *, may_insert: bool) -> bool:
+        """
+        ``-> submitting``, reserving the job's credits, in one statement (two more, the
+        first time, for a job that has no row yet and may be given one).
+        """
+        claim = Claim(uuid.uuid4(), record.cost)
+        params["claim"] = claim.id
+        rows = await self._execute(_CLAIM, params)
+        claimed, budget, spent, exists = rows[0]
+        if not claimed and not exists and may_insert:
+            # A job nobody enqueued (a store used directly): give it a row, claim again.
+            await self._execute(_INSERT, params)
+            rows = await self._execute(_CLAIM, params)
+            claimed, budget, spent, exists = rows[0]
+        if claimed:
+            self._claims[record.key] = claim
+            return True
+        if budget is not None and spent is not None and spent + record.cost > budget:
+            raise BudgetExceededError(
+                f"job {record.key} costs {record.cost} credits; the batch "
+                f"{self.batch!r} has {max(0, budget - spent)} of its budget of "
+                f"{budget} left"
+            )
+        return False

@@ -8,10 +8,12 @@ import contextlib
 import os
 from typing import Any
 
+import anyio
 import attrs
 
 from .._client import AsyncClient
 from .._engine._errors import ValidationError
+from .._engine._events import Listener
 from .._engine._limiter import RateLimit
 from ._database import open_pool, require_asyncio
 from ._journal import worker_name
@@ -56,6 +58,8 @@ async def run_worker(
     heartbeat: float = 2.0,
     stalled_after: float = 10.0,
     poll_interval: float = 1.0,
+    on_event: Listener | None = None,
+    stop: anyio.Event | None = None,
     **client_options: Any,
 ) -> WorkerReport:
     """
@@ -81,6 +85,12 @@ async def run_worker(
         stalled_after: Seconds without a heartbeat before a worker's shards are queued
             again.
         poll_interval: Seconds between looks at the queue.
+        on_event: Called with every event of the jobs this worker runs (each with its
+            job's key), as a local batch's ``on_event``.
+        stop: Set it to stop the worker: its running shards go back to the queue (the
+            jobs in ``submitting`` become unknown when the next worker reaches them),
+            and it returns its report.  Cancelling the worker does the same, without
+            the report.
 
     Raises:
         AsyncioOnlyError: On trio.
@@ -123,7 +133,9 @@ async def run_worker(
                         api_key=key, rate_limit=budget, token_source=source, **client_options
                     )
                 )
-            counters = await work(pool, {"a1art": client}, dsn, label, options)
+            counters = await work(
+                pool, {"a1art": client}, dsn, label, options, stop, on_event=on_event
+            )
     finally:
         await pool.close()
     return WorkerReport(

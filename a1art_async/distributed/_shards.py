@@ -33,6 +33,7 @@ import attrs
 from .._engine._batch import Batch as EngineBatch
 from .._engine._batch import BatchOutcome, JobHeldElsewhere
 from .._engine._errors import A1ArtError, DownloadError, TaskTimeoutError, is_transient
+from .._engine._events import Event, Listener
 from .._engine._journal import JobRecord, JobState
 from ._database import Pool
 from ._journal import COLUMNS, PostgresJournal, record_of
@@ -95,7 +96,7 @@ class Counters:
 class WorkerContext:
     """
     What a worker's shards share: the pool, the providers' open clients, its name and
-    options, and its counters.
+    options, the listener of its jobs' events, and its counters.
     """
 
     pool: Pool
@@ -104,6 +105,7 @@ class WorkerContext:
     dsn: str
     concurrency: int = 8
     download_to: Path | None = None
+    on_event: Listener | None = None
     counters: Counters = attrs.Factory(Counters)
 
 
@@ -200,6 +202,7 @@ async def _run_provider(
         journal=journal,
         download_to=context.download_to,
         resubmit_unknown=resubmit,
+        on_event=None if context.on_event is None else _keyed(context.on_event),
     )
     retry = False
     async with engine:
@@ -217,6 +220,20 @@ async def _run_provider(
             if _can_end_later(outcome):
                 retry = True
     return retry
+
+
+def _keyed(listener: Listener) -> Listener:
+    """
+    A shard's events about its own jobs (each has its key).  Events about no job (a
+    request being retried) reach every batch on the client, so the worker relays those
+    once itself (see ``_worker.work``), not once per shard running.
+    """
+
+    def relay(event: Event) -> None:
+        if event.key is not None:
+            listener(event)
+
+    return relay
 
 
 def _can_end_later(outcome: BatchOutcome) -> bool:
