@@ -8,7 +8,8 @@ task group its polling scheduler runs in.  A provider supplies a :class:`Wire`: 
 read one HTTP answer into data or a typed refusal, and which error says that a paid
 request's outcome is unknown.  Everything else (when to retry, what a retry may cost,
 which requests may be sent again at all) is decided here, once, by
-:func:`~._retry.classify`.
+:func:`~._retry.classify`.  (What one answer means is ``_wire.py``'s; the client around
+a session is ``_client.py``'s.)
 
 Requests that spend credits carry a :class:`~._retry.SpendGuard`: it is told right
 before the request leaves (after any wait for the budget) and when an attempt provably
@@ -19,24 +20,16 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from json import dumps as _dumps
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import httpx
 
-from ._errors import (
-    A1ArtError,
-    ConnectError,
-    TimeoutError,
-    TransportError,
-    UnexpectedRedirectError,
-    UnexpectedResponseError,
-    ValidationError,
-)
+from ._errors import UnexpectedRedirectError, ValidationError
 from ._events import Event, EventKind, Listener, Listeners
 from ._fast import FAST, Direct, check_backend, fast_transport
 from ._group import OwnedGroup
@@ -50,14 +43,13 @@ from ._retry import (
     SpendGuard,
     classify,
     compute_backoff,
-    parse_retry_after,
 )
 from ._streams import read_capped
+from ._wire import Refused, Reply, Wire
 
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-_EXCERPT_CHARS = 200
 #: Envelopes are small; a body past this is not one, and is not read further.
 MAX_ENVELOPE_BYTES: Final = 4 * 1024 * 1024
 #: Statuses httpx calls redirects (``Response.is_redirect``, given a Location).
@@ -111,168 +103,6 @@ class HeaderAuth(httpx.Auth):
         return f"<HeaderAuth {self._header}>"
 
 
-class Refused(Exception):
-    """
-    One failed attempt: the error to raise if it is not retried, why it failed, and how
-    long the server asked to wait.  A :class:`Wire` raises it for an answer that is not
-    success.
-    """
-
-    def __init__(
-        self, failure: Failure, error: A1ArtError, retry_after: float | None = None
-    ) -> None:
-        super().__init__(str(error))
-        self.failure = failure
-        self.error = error
-        self.retry_after = retry_after
-        #: Whether a spend guard was told this attempt was being sent.
-        self.sending = False
-
-    @classmethod
-    def from_transport(cls, error: httpx.HTTPError, *, sent: bool = False) -> Refused:
-        # Connect errors and pool timeouts happen before a byte of the request leaves
-        # this process; every other transport error may come after the server read it.
-        if not sent and isinstance(
-            error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-        ):
-            wrapped: TransportError = ConnectError(f"could not connect: {error}")
-            failure = Failure.NOT_SENT
-        elif isinstance(error, httpx.TimeoutException):
-            wrapped = TimeoutError(f"no answer in time: {type(error).__name__}")
-            failure = Failure.NO_ANSWER
-        else:
-            wrapped = TransportError(
-                f"the request did not complete: {type(error).__name__}: {error}"
-            )
-            failure = Failure.NO_ANSWER
-        wrapped.__cause__ = error
-        return cls(failure, wrapped)
-
-
-class Reply:
-    """
-    One HTTP answer, as a :class:`Wire` reads it.
-
-    Args:
-        response: The response (its body already read and closed); ``None`` for an
-            answer that did not come through httpx (the fast transport's direct path),
-            whose *status* and *raw_headers* are given instead: :attr:`response` is then
-            built on first use, which most answers never need.
-        body: The body, or ``None`` when it was larger than an envelope can be.
-        redact: Removes the API key from a text (for messages and excerpts).
-        status: The status, without *response*.
-        raw_headers: The headers as ``(name, value)`` byte pairs, without *response*.
-    """
-
-    __slots__ = ("_raw", "_response", "_status", "body", "redact")
-
-    def __init__(
-        self,
-        response: httpx.Response | None,
-        body: bytes | None,
-        redact: Callable[[str], str],
-        *,
-        status: int | None = None,
-        raw_headers: Sequence[tuple[bytes, bytes]] = (),
-    ) -> None:
-        if response is None and status is None:
-            raise TypeError("a reply needs a response or a status")
-        self._response = response
-        self._status = response.status_code if response is not None else status
-        self._raw = raw_headers
-        self.body = body
-        self.redact = redact
-
-    def __repr__(self) -> str:
-        return f"<Reply {self._status} {'large' if self.body is None else len(self.body)}>"
-
-    @property
-    def response(self) -> httpx.Response:
-        """
-        The response, its body already read and closed.
-        """
-        if self._response is None:
-            self._response = httpx.Response(self.status, headers=list(self._raw))
-        return self._response
-
-    @property
-    def status(self) -> int:
-        """
-        The HTTP status.
-        """
-        status = self._status
-        assert status is not None  # set from the response otherwise
-        return status
-
-    def header(self, name: str) -> str | None:
-        """
-        A header's value (the first, if repeated), by its lower-case name.
-        """
-        if self._response is not None:
-            found: str | None = self._response.headers.get(name)
-            return found
-        wanted = name.encode("ascii")
-        for key, value in self._raw:
-            if key.lower() == wanted:
-                return bytes(value).decode("latin-1")
-        return None
-
-    @property
-    def retry_after(self) -> float | None:
-        """
-        The ``Retry-After`` header, in seconds, when there is one.
-        """
-        return parse_retry_after(self.header("retry-after"))
-
-    def excerpt(self) -> str:
-        """
-        The start of the body, the key removed, for an error message.
-        """
-        if not self.body:
-            return ""
-        text = self.body[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
-        text = " ".join(self.redact(text).split())
-        return text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
-
-    def unexpected(self, reason: str | None = None) -> Refused:
-        """
-        The refusal for a body that is not the API's envelope (a server failure: safe to
-        retry a query, outcome unknown for a paid request).
-        """
-        if reason is None:
-            reason = (
-                "the body is too large to be an API envelope"
-                if self.body is None
-                else "the body is not the API's JSON envelope"
-            )
-        error = UnexpectedResponseError(reason, status=self.status, excerpt=self.excerpt())
-        return Refused(Failure.SERVER_FAILED, error)
-
-
-class Wire(Protocol):
-    """
-    How a provider reads its API's answers: the seam between the engine and an API.
-    """
-
-    def read(self, reply: Reply) -> Any:
-        """
-        The data of a successful answer.
-
-        Raises:
-            Refused: Anything but success, classified: ``RATE_LIMITED`` (refused for the
-                rate; nothing was done), ``SERVER_FAILED`` (the server failed or the body
-                is not the envelope), or ``REJECTED`` (a definitive answer about the
-                request), with the typed error to raise.
-        """
-        ...
-
-    def outcome_unknown(self, request: Any, cause: A1ArtError) -> A1ArtError:
-        """
-        The error for a paid request that may have been acted on without an answer.
-        """
-        ...
-
-
 class Session:
     """
     One API's connection pool, credentials, request budget, retries and scheduler.
@@ -294,8 +124,8 @@ class Session:
             ``"aiohttp"`` for the fast transport (the ``fast`` extra; asyncio only).
 
     Raises:
-        ValidationError: ``"aiohttp"`` without the ``fast`` extra, with an
-            ``http_client``, or any other string.
+        ValidationError: A transport with an ``http_client``, ``"aiohttp"`` without
+            the ``fast`` extra, or any other string.
     """
 
     def __init__(
@@ -313,13 +143,13 @@ class Session:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | str | None = None,
     ) -> None:
+        if http_client is not None and transport is not None:
+            raise ValidationError("transport", "pass either http_client or transport, not both")
         #: Whether requests go through the aiohttp transport (checked for asyncio).
         self._fast = isinstance(transport, str)
         if isinstance(transport, str):
             if transport != FAST:
                 raise ValidationError("transport", f"must be an httpx transport or {FAST!r}")
-            if http_client is not None:
-                raise ValidationError("transport", "pass either http_client or transport")
             transport = fast_transport(limits)
         # On the fast transport the session's own JSON and query requests skip httpx's
         # client layer (see Direct); that needs the credential as one header.
