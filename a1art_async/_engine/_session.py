@@ -3,13 +3,12 @@ The one path every API request takes, whatever the API.
 
 A :class:`Session` owns the HTTP connection pool, the API's credentials (an
 ``httpx.Auth`` the provider supplies, applied to the API's own origin only), the request
-budget (:class:`~._limiter.Limiter`), the retry loop, the client's event listeners and the
-task group its polling scheduler runs in.  A provider supplies a :class:`Wire`: how to
-read one HTTP answer into data or a typed refusal, and which error says that a paid
-request's outcome is unknown.  Everything else (when to retry, what a retry may cost,
-which requests may be sent again at all) is decided here, once, by
-:func:`~._retry.classify`.  (What one answer means is ``_wire.py``'s; the client around
-a session is ``_client.py``'s.)
+budget (:class:`~._limiter.Limiter`), the retry loop and the client's event listeners.
+A provider supplies a :class:`~._wire.Wire` (``_wire.py``): how to read one HTTP answer
+into data or a typed refusal, and which error says that a paid request's outcome is
+unknown.  Everything else (when to retry, what a retry may cost, which requests may be
+sent again at all) is decided here, once, by :func:`~._retry.classify`.  The client
+core (``_client.py``) owns a session, with the polling scheduler and the lifecycle.
 
 Requests that spend credits carry a :class:`~._retry.SpendGuard`: it is told right
 before the request leaves (after any wait for the budget) and when an attempt provably
@@ -23,8 +22,7 @@ import random
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from json import dumps as _dumps
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import Any, Final
 
 import anyio
 import httpx
@@ -32,7 +30,6 @@ import httpx
 from ._errors import UnexpectedRedirectError, ValidationError
 from ._events import Event, EventKind, Listener, Listeners
 from ._fast import FAST, Direct, check_backend, fast_transport
-from ._group import OwnedGroup
 from ._limiter import Limiter, RateLimit, TokenSource
 from ._logging import logger
 from ._retry import (
@@ -46,9 +43,6 @@ from ._retry import (
 )
 from ._streams import read_capped
 from ._wire import Refused, Reply, Wire
-
-if TYPE_CHECKING:
-    from ._scheduler import Scheduler
 
 #: Envelopes are small; a body past this is not one, and is not read further.
 MAX_ENVELOPE_BYTES: Final = 4 * 1024 * 1024
@@ -105,7 +99,9 @@ class HeaderAuth(httpx.Auth):
 
 class Session:
     """
-    One API's connection pool, credentials, request budget, retries and scheduler.
+    One API's connection pool, credentials, request budget and retries: the request
+    path.  The client core (``_client.py``) owns it, with the polling scheduler and the
+    lifecycle around both.
 
     Args:
         base: The URL every request path is appended to (the API's origin and prefix).
@@ -173,51 +169,33 @@ class Session:
         self.limiter = Limiter(rate_limit, limits.max_connections or 100, source=token_source)
         self.rng = random.Random()
         self.listeners = Listeners()
-        #: The polling scheduler, set by the provider's client; it runs while the
-        #: session is open.
-        self.scheduler: Scheduler[Any] | None = None
-        self._group = OwnedGroup()
         self._closed = False
 
     # Lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    def check_usable(self) -> None:
+        """
+        Refuse to be used once closed, or on the fast transport off asyncio (checked
+        once, on first use: the backend is known only inside the event loop).
+
+        Raises:
+            RuntimeError: :meth:`aclose` ran.
+            ValidationError: ``transport="aiohttp"`` on another event loop than asyncio's.
+        """
         if self._closed:
             raise RuntimeError("the client is closed")
         if self._fast:
             check_backend()
             self._fast = False  # checked: requests need not check again
-        group = await self._group.enter()
-        if self.scheduler is not None:
-            try:
-                await group.start(self.scheduler.run)
-            except BaseException as error:
-                await self._group.abort(error)
-                raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        try:
-            if self._group.running and self.scheduler is not None:
-                self.scheduler.stop()
-            return await self._group.exit(exc_type, exc, tb)
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         """
-        Stop the scheduler and close the connection pool (unless it was passed in).
+        Close the connection pool (unless it was passed in); requests then raise
+        ``RuntimeError``.
         """
         if self._closed:
             return
         self._closed = True
-        if self.scheduler is not None:
-            self.scheduler.stop()
         if self._owns_http:
             await self._http.aclose()
 
@@ -286,11 +264,8 @@ class Session:
             TransportError: The request could not be completed.
             UnexpectedResponseError: The answer was not the documented envelope.
         """
-        if self._closed:
-            raise RuntimeError("the client is closed")
-        if self._fast:
-            check_backend()
-            self._fast = False
+        if self._closed or self._fast:
+            self.check_usable()
         url = f"{self.base}{path}"
         paid = kind is RequestKind.SPEND
         guard = guard if paid else None
