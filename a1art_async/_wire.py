@@ -14,7 +14,7 @@ from typing import Any
 
 from ._engine._errors import A1ArtError, APIError
 from ._engine._session import HeaderAuth, Secret
-from ._engine._wire import EnvelopeWire, Reply, json_envelope
+from ._engine._wire import EnvelopeWire, Reply
 from ._exceptions import GenerationOutcomeUnknown, RateLimitError, api_error
 
 #: The header the docs say carries the key.
@@ -35,13 +35,9 @@ class A1ArtWire(EnvelopeWire):
     (:class:`ServerError`, transient) are the server failing, other codes are rejected.
     """
 
+    success = ("code", 0)
     rate_limited = RateLimitError
-
-    def envelope(self, body: bytes) -> dict[str, Any] | None:
-        return json_envelope(body)
-
-    def succeeded(self, envelope: Mapping[str, Any]) -> bool:
-        return bool(envelope["code"] == 0)
+    too_many_requests = (20000, "too many requests (HTTP 429)")
 
     def error(self, envelope: Mapping[str, Any], reply: Reply) -> APIError:
         msg, msg_cn = envelope.get("msg"), envelope.get("msg_cn")
@@ -51,12 +47,6 @@ class A1ArtWire(EnvelopeWire):
             reply.redact(msg_cn if isinstance(msg_cn, str) else ""),
             status=reply.status,
             retry_after=reply.retry_after,
-        )
-
-    def too_many_requests(self, reply: Reply) -> APIError:
-        status, retry_after = reply.status, reply.retry_after
-        return RateLimitError(
-            20000, "too many requests (HTTP 429)", status=status, retry_after=retry_after
         )
 
     def outcome_unknown(self, request: Any, cause: A1ArtError) -> A1ArtError:

@@ -224,8 +224,8 @@ class EnvelopeWire(ABC):
     the envelope says success, HTTP < 400                  its ``data``
     the envelope says success, HTTP >= 400                 ``SERVER_FAILED``
                                                            (``UnexpectedResponseError``)
-    HTTP 429 without an envelope                           ``RATE_LIMITED``, with
-                                                           :meth:`too_many_requests`
+    HTTP 429 without an envelope                           ``RATE_LIMITED``
+                                                           (:attr:`too_many_requests`)
     any other answer without an envelope                   ``SERVER_FAILED``
                                                            (``UnexpectedResponseError``)
     a refusal of class :attr:`rate_limited`, or HTTP 429   ``RATE_LIMITED``
@@ -233,40 +233,35 @@ class EnvelopeWire(ABC):
     any other refusal                                      ``REJECTED``
     =====================================================  ===========================
 
-    ``Retry-After`` goes with every refusal but a rejection.  A provider says how its
-    envelope reads (:meth:`envelope`, :meth:`succeeded`), which typed error a refusal
-    is (:meth:`error`, :meth:`too_many_requests`), which class means "too many
-    requests" (:attr:`rate_limited`), and which error says a paid request's outcome is
-    unknown (:meth:`outcome_unknown`).
+    ``Retry-After`` goes with every refusal but a rejection.  A provider states its
+    facts as class attributes (:attr:`success`, :attr:`rate_limited`,
+    :attr:`too_many_requests`), says which typed error a refusing envelope is
+    (:meth:`error`) and which error says a paid request's outcome is unknown
+    (:meth:`outcome_unknown`), and overrides :meth:`envelope` if its envelope is not
+    a JSON object with an integer ``code``.
     """
 
+    #: The field of the envelope that says success, and its value then.
+    success: ClassVar[tuple[str, object]]
     #: The provider's error for "too many requests": a refusal of this class was not
     #: acted on, and may be sent again after the wait.
     rate_limited: ClassVar[type[APIError]]
+    #: The code and message of the :attr:`rate_limited` error for an HTTP 429 that
+    #: carried no envelope.
+    too_many_requests: ClassVar[tuple[int | str, str]]
 
-    @abstractmethod
     def envelope(self, body: bytes) -> Mapping[str, Any] | None:
         """
-        The API's envelope, or ``None`` if *body* is not one.
+        The API's envelope, or ``None`` if *body* is not one: by default a JSON object
+        with an integer ``code``.
         """
-
-    @abstractmethod
-    def succeeded(self, envelope: Mapping[str, Any]) -> bool:
-        """
-        Whether *envelope* says success.
-        """
+        return json_envelope(body)
 
     @abstractmethod
     def error(self, envelope: Mapping[str, Any], reply: Reply) -> APIError:
         """
-        The typed error a refusing *envelope* stands for (its message redacted with
-        ``reply.redact``).
-        """
-
-    @abstractmethod
-    def too_many_requests(self, reply: Reply) -> APIError:
-        """
-        The error for an HTTP 429 that carried no envelope.
+        The typed error a refusing *envelope* stands for, its message redacted with
+        ``reply.redact``, with the reply's status and ``Retry-After``.
         """
 
     @abstractmethod
@@ -280,10 +275,13 @@ class EnvelopeWire(ABC):
         envelope = None if reply.body is None else self.envelope(reply.body)
         if envelope is None:
             if status == 429:
-                limited = self.too_many_requests(reply)
-                raise Refused(Failure.RATE_LIMITED, limited, reply.retry_after)
+                code, message = self.too_many_requests
+                retry_after = reply.retry_after
+                limited = self.rate_limited(code, message, status=status, retry_after=retry_after)
+                raise Refused(Failure.RATE_LIMITED, limited, retry_after)
             raise reply.unexpected()
-        if self.succeeded(envelope):
+        field, value = self.success
+        if envelope.get(field) == value:
             if status >= 400:
                 raise reply.unexpected("an HTTP error with a success envelope")
             return envelope.get("data")

@@ -22,7 +22,7 @@ from typing import Any
 
 from .._engine._errors import A1ArtError
 from .._engine._session import HeaderAuth, Secret
-from .._engine._wire import EnvelopeWire, Reply, json_envelope
+from .._engine._wire import EnvelopeWire, Reply
 from ._errors import APIError, ImageOutcomeUnknown, RateLimitError, ServerError, api_error
 
 SUCCESS = 1000
@@ -48,13 +48,9 @@ class AkoolWire(EnvelopeWire):
     Reads an akool answer into its ``data`` or a classified, typed refusal.
     """
 
+    success = ("code", SUCCESS)
     rate_limited = RateLimitError
-
-    def envelope(self, body: bytes) -> dict[str, Any] | None:
-        return json_envelope(body)
-
-    def succeeded(self, envelope: Mapping[str, Any]) -> bool:
-        return bool(envelope["code"] == SUCCESS)
+    too_many_requests = (429, "too many requests (HTTP 429)")
 
     def error(self, envelope: Mapping[str, Any], reply: Reply) -> APIError:
         code, msg = envelope["code"], envelope.get("msg")
@@ -66,12 +62,6 @@ class AkoolWire(EnvelopeWire):
         if status >= 500 and not error.transient:
             return ServerError(code, text, status=status, retry_after=retry_after)
         return error
-
-    def too_many_requests(self, reply: Reply) -> APIError:
-        status, retry_after = reply.status, reply.retry_after
-        return RateLimitError(
-            429, "too many requests (HTTP 429)", status=status, retry_after=retry_after
-        )
 
     def outcome_unknown(self, request: Any, cause: A1ArtError) -> A1ArtError:
         return ImageOutcomeUnknown(request, cause)

@@ -55,27 +55,18 @@ class GatewayWire(EnvelopeWire):
     Reads a gateway answer into its ``data`` or a classified, typed refusal.
     """
 
+    success = ("success", True)
     rate_limited = RateLimitError
+    too_many_requests = ("429", "Rate limit exceeded (HTTP 429)")
 
     def envelope(self, body: bytes) -> dict[str, Any] | None:
         return load_envelope(body)
-
-    def succeeded(self, envelope: Mapping[str, Any]) -> bool:
-        return bool(envelope["success"])
 
     def error(self, envelope: Mapping[str, Any], reply: Reply) -> APIError:
         message = envelope.get("message")
         return api_error(
             envelope["code"],
             reply.redact(message if isinstance(message, str) else ""),
-            status=reply.status,
-            retry_after=reply.retry_after,
-        )
-
-    def too_many_requests(self, reply: Reply) -> APIError:
-        return RateLimitError(
-            "429",
-            "Rate limit exceeded (HTTP 429)",
             status=reply.status,
             retry_after=reply.retry_after,
         )
