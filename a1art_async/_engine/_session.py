@@ -358,7 +358,7 @@ class Session:
                     logger.debug("%s %s -> %d", method, shown, response.status_code)
                 try:
                     if response.is_redirect:
-                        location = response.headers.get("location", "")
+                        location = self.redact(response.headers.get("location", ""))
                         redirect = UnexpectedRedirectError(response.status_code, location)
                         raise Refused(Failure.REJECTED, redirect)
                     data = self.wire.read(Reply(response, body, self.redact))
@@ -436,7 +436,7 @@ class Session:
                 )
                 try:
                     if status in _REDIRECTS:
-                        location = reply.header("location") or ""
+                        location = self.redact(reply.header("location") or "")
                         raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
                     data = self.wire.read(reply)
                 except Refused as failed:
