@@ -320,19 +320,26 @@ class Session:
         timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
         paid: bool,
     ) -> Any:
-        if self._direct is not None and files is None:
-            return await self._attempt_direct(
-                self._direct, method, url, params, headers, json, guard, timeout, paid
+        """
+        One attempt: a permit from the limiter, the spend guard told, the exchange (on
+        the fast transport's direct path for requests without files), the wire's
+        reading, and the limiter told what the answer says about the rate.
+        """
+        # The request is built before waiting for a permit: its CPU is not spent
+        # holding one.
+        direct = self._direct if files is None else None
+        if direct is None:
+            request = self._http.build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                json=json,
+                files=files,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
-        request = self._http.build_request(
-            method,
-            url,
-            params=params,
-            headers=headers,
-            json=json,
-            files=files,
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
+        else:
+            sent_headers, body, limits = self._direct_request(headers, json, timeout)
         limiter = self.limiter
         permit = await limiter.acquire()
         try:
@@ -341,34 +348,18 @@ class Session:
             if paid and self.listeners:
                 self.listeners.emit(Event(EventKind.SENDING))
             try:
-                try:
-                    response = await self._http.send(
-                        request, stream=True, follow_redirects=False, auth=self._auth
+                if direct is None:
+                    reply = await self._exchange(request)
+                else:
+                    reply = await self._exchange_direct(
+                        direct, method, url, params, sent_headers, body, limits
                     )
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error) from None
-                try:
-                    body = await _read_bounded(response)
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error, sent=True) from None
-                finally:
-                    await response.aclose()
-                if logger.isEnabledFor(logging.DEBUG):
-                    shown = request.url.copy_with(query=None)
-                    logger.debug("%s %s -> %d", method, shown, response.status_code)
-                try:
-                    if response.is_redirect:
-                        location = self.redact(response.headers.get("location", ""))
-                        redirect = UnexpectedRedirectError(response.status_code, location)
-                        raise Refused(Failure.REJECTED, redirect)
-                    data = self.wire.read(Reply(response, body, self.redact))
-                except Refused as failed:
-                    if failed.failure is Failure.RATE_LIMITED:
-                        limiter.refused(permit, failed.retry_after)
-                    elif failed.failure is Failure.REJECTED:
-                        limiter.accepted(permit)  # a definitive answer: the rate was fine
-                    raise
+                data = self.wire.read(reply)
             except Refused as failed:
+                if failed.failure is Failure.RATE_LIMITED:
+                    limiter.refused(permit, failed.retry_after)
+                elif failed.failure is Failure.REJECTED:
+                    limiter.accepted(permit)  # a definitive answer: the rate was fine
                 failed.sending = paid
                 raise
             limiter.accepted(permit)
@@ -377,21 +368,43 @@ class Session:
             # Transport errors, gateway pages, cancellation: nothing about the rate.
             limiter.release(permit)
 
-    async def _attempt_direct(
+    async def _exchange(self, request: httpx.Request) -> Reply:
+        """
+        Send *request* through httpx and read its answer (up to an envelope's size).
+
+        Raises:
+            Refused: A transport error (``NOT_SENT`` or ``NO_ANSWER``), or a redirect
+                (``REJECTED``: it is not followed).
+        """
+        try:
+            response = await self._http.send(
+                request, stream=True, follow_redirects=False, auth=self._auth
+            )
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error) from None
+        try:
+            body = await _read_bounded(response)
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error, sent=True) from None
+        finally:
+            await response.aclose()
+        status = response.status_code
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", request.method, request.url.copy_with(query=None), status)
+        if response.is_redirect:
+            location = self.redact(response.headers.get("location", ""))
+            raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
+        return Reply(response, body, self.redact)
+
+    def _direct_request(
         self,
-        direct: Direct,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         json: Any,
-        guard: SpendGuard | None,
-        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
-        paid: bool,
-    ) -> Any:
+        timeout: float | httpx.Timeout | None,
+    ) -> tuple[dict[str, str], bytes | None, httpx.Timeout]:
         """
-        :meth:`_attempt` on the fast transport's aiohttp session, for requests without
-        files: the same steps, the same errors, without httpx's client layer.
+        The headers (the credential's among them), body and timeout of a request on the
+        direct path.
         """
         assert isinstance(self._auth, HeaderAuth)  # Direct exists only then
         name, value = self._auth.header()
@@ -403,55 +416,42 @@ class Session:
         if headers:
             sent_headers.update(headers)
         limits = self._http.timeout if timeout is None else httpx.Timeout(timeout)
-        limiter = self.limiter
-        permit = await limiter.acquire()
+        return sent_headers, body, limits
+
+    async def _exchange_direct(
+        self,
+        direct: Direct,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: httpx.Timeout,  # noqa: ASYNC109 - httpx's, per request
+    ) -> Reply:
+        """
+        :meth:`_exchange` on the fast transport's aiohttp session, without httpx's
+        client layer: the same answers, the same errors.
+        """
         try:
-            if guard is not None:
-                await guard.sending()
-            if paid and self.listeners:
-                self.listeners.emit(Event(EventKind.SENDING))
-            try:
-                try:
-                    answer = await direct.open(
-                        method,
-                        url,
-                        params=params,
-                        headers=sent_headers,
-                        body=body,
-                        timeout=limits,
-                    )
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error) from None
-                try:
-                    content = await direct.read(answer, MAX_ENVELOPE_BYTES)
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error, sent=True) from None
-                finally:
-                    answer.release()
-                status = answer.status
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%s %s -> %d", method, url, status)
-                reply = Reply(
-                    None, content, self.redact, status=status, raw_headers=answer.raw_headers
-                )
-                try:
-                    if status in _REDIRECTS:
-                        location = self.redact(reply.header("location") or "")
-                        raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
-                    data = self.wire.read(reply)
-                except Refused as failed:
-                    if failed.failure is Failure.RATE_LIMITED:
-                        limiter.refused(permit, failed.retry_after)
-                    elif failed.failure is Failure.REJECTED:
-                        limiter.accepted(permit)
-                    raise
-            except Refused as failed:
-                failed.sending = paid
-                raise
-            limiter.accepted(permit)
-            return data
+            answer = await direct.open(
+                method, url, params=params, headers=headers, body=body, timeout=timeout
+            )
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error) from None
+        try:
+            content = await direct.read(answer, MAX_ENVELOPE_BYTES)
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error, sent=True) from None
         finally:
-            limiter.release(permit)
+            answer.release()
+        status = answer.status
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", method, url, status)
+        reply = Reply(None, content, self.redact, status=status, raw_headers=answer.raw_headers)
+        if status in _REDIRECTS:
+            location = self.redact(reply.header("location") or "")
+            raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
+        return reply
 
 
 async def _read_bounded(response: httpx.Response) -> bytes | None:
