@@ -365,6 +365,57 @@ class TestCommands:
         assert "a1art: interrupted\n" == ran.stderr
 
     @pytest.mark.anyio
+    async def test_ctrl_c_after_a_synchronous_answer_prints_one_json_document(
+        self, emulator: Emulator, tmp_path: Path
+    ) -> None:
+        """
+        With ``--json``, Ctrl-C while a synchronous model works leaves exactly one
+        document on stdout, the result with its saved files, and says it was
+        interrupted on stderr.
+        """
+        ran = await a1art(
+            emulator,
+            "--json",
+            "gateway",
+            "generate",
+            "--model",
+            models.GPT_IMAGE,
+            "--prompt",
+            "x",
+            "--out",
+            str(tmp_path),
+            interrupt_at=1.0,
+        )
+        body = ran.json()  # one document, or this raises
+        assert (130, "succeeded") == (ran.code, body["status"])
+        assert [path.name for path in tmp_path.glob("sync-*.png")] == [
+            Path(path).name for path in body["files"]
+        ]
+        assert "a1art: interrupted\n" == ran.stderr
+
+    @pytest.mark.anyio
+    async def test_a_failed_task_prints_one_json_document(self, emulator: Emulator) -> None:
+        """
+        With ``--json``, a task that ends failed prints one document, its error in it,
+        and exits 5 with the failure on stderr.
+        """
+        emulator.faults.task_failure_rate = 1.0
+        ran = await a1art(
+            emulator,
+            "--json",
+            "gateway",
+            "generate",
+            "--model",
+            models.WANX,
+            "--param",
+            'input={"prompt": "x"}',
+        )
+        body = ran.json()  # one document, or this raises
+        assert (5, "failed") == (ran.code, body["status"])
+        assert {"code", "message"} == set(body["error"])
+        assert f"a1art: task {body['task_id']} failed" in ran.stderr
+
+    @pytest.mark.anyio
     async def test_ctrl_c_while_waiting_names_the_gateway_task(self, emulator: Emulator) -> None:
         """
         Ctrl-C while a task runs names it and the ``gateway task`` command that resumes

@@ -86,7 +86,7 @@ def _report_interrupt(ctx: Context) -> int:
         interrupts.reported = True
         for line in interrupts.lines(ctx.args):
             print(line, file=ctx.stderr, flush=True)
-        if ctx.args.json:
+        if ctx.args.json and not interrupts.delivered:
             body = {"error": interrupts.json(ctx.args)}
             print(json.dumps(body, ensure_ascii=False, indent=2), file=ctx.stdout, flush=True)
     return int(ExitCode.INTERRUPTED)

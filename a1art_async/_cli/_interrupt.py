@@ -88,6 +88,8 @@ class Interrupts:
         abandoned: A spending request had left and its answer was given up (a second
             Ctrl-C): it may have been charged, and its task id is unknown.
         reported: The interrupt has been reported to the user.
+        delivered: The command's answer (a synchronous result, paid for) is already
+            printed: an interrupt after it says so on stderr and adds no second document.
     """
 
     def __init__(self) -> None:
@@ -98,6 +100,7 @@ class Interrupts:
         self.credits: CostEstimate | None = None
         self.abandoned = False
         self.reported = False
+        self.delivered = False
         self._signals = 0
         self._shield: anyio.CancelScope | None = None
 

@@ -31,13 +31,13 @@ import anyio
 from rich.console import Console
 
 from .._cli._context import Context, scaled_policy
-from .._cli._exit import ExitCode, UsageError
+from .._cli._exit import ExitCode, UsageError, describe
 from .._cli._interrupt import resume_command
 from .._cli._local import check_out
 from .._cli._output import table
 from .._cli._progress import REFRESH, animated, elapsed_text
 from .._engine._cost import CostEstimate
-from .._engine._errors import TaskTimeoutError, ValidationError
+from .._engine._errors import TaskFailedError, TaskTimeoutError, ValidationError
 from .._engine._handles import JobStatus
 from ._batch import GatewayJob, derive_key
 from ._client import AsyncClient
@@ -271,9 +271,16 @@ async def _deliver(
     if not failed:
         files = await _save(client_, await job.result(), ctx.args.out)
     ctx.out.emit(_document(job, task, files, credits), _show(job, task, files, credits))
-    if failed:
-        await job.result()  # raises the failure: exit status 5, one line on stderr
-    return ExitCode.OK
+    # The document is the command's one answer, a failure included (its error is in it):
+    # an interrupt from here on adds no second one.
+    ctx.interrupts.delivered = True
+    if not failed:
+        return ExitCode.OK
+    try:
+        await job.result()
+    except TaskFailedError as error:  # the failure, said once on stderr too
+        print(f"a1art: {describe(error)}", file=ctx.stderr)
+    return ExitCode.TASK_FAILED
 
 
 async def _wait(ctx: Context, job: Generation) -> None:
