@@ -1,6 +1,8 @@
 """
-Running a list of jobs through ``client.batch`` while a :class:`Board` shows where each
-stands.  Used by ``a1art batch`` and ``a1art demo``.
+Running a list of jobs through one batch while a :class:`Board` shows where each stands:
+a1.art jobs through ``client.batch`` (``a1art demo``), or the checked rows of a job file
+of any providers through one engine batch (``a1art batch``), each job submitted and
+polled through its own provider's client.
 
 The board follows the batch's events (``on_event``): a job is *submitted* when its task
 is created (or picked up from the journal), *running* when its polls see it leave the
@@ -10,8 +12,9 @@ trouble.  It sends no request of its own: the events come from the batch's own p
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anyio
@@ -19,11 +22,13 @@ import attrs
 from rich.console import Console
 
 from .._client import AsyncClient
-from .._engine._batch import BatchOutcome, BatchSummary
+from .._engine._batch import Batch, BatchOutcome, BatchSummary
+from .._engine._events import Listeners
 from .._engine._journal import JournalStore
 from .._generation import GenerateOptions
 from .._models import App
 from ._progress import REFRESH, Board, BoardDisplay
+from ._providers import AnyClient, Planned
 
 
 @attrs.frozen
@@ -97,21 +102,89 @@ async def run_jobs(
     board = board or Board(title)
     for job in jobs:
         board.add(job.key, job.group)
+    batch = client.batch(
+        concurrency=concurrency,
+        journal=journal,
+        download_to=download_to,
+        budget=budget,
+        resubmit_unknown=resubmit_unknown,
+        language=language,
+        on_event=board.on_event,
+    )
+
+    def add() -> None:
+        for job in jobs:
+            batch.add(job.app, key=job.key, **job.arguments)
+
+    return await _drive(batch, add, board, console)
+
+
+async def run_planned(
+    planned: Sequence[Planned],
+    clients: Sequence[AnyClient],
+    *,
+    title: str,
+    console: Console,
+    journal: JournalStore,
+    concurrency: int = 8,
+    download_to: str | os.PathLike[str] | None = None,
+    budget: int | None = None,
+    resubmit_unknown: bool = False,
+    board: Board | None = None,
+) -> RunResult:
+    """
+    Run checked rows of any providers as one engine batch (one journal, one budget, one
+    board), with progress on *console*.
+
+    Each job is submitted and polled through its own provider's client; the batch
+    follows the events of every client (its jobs' polls, and requests being retried).
+    Downloads go through the first client's connection pool, which carries no
+    credentials (each client sends its key to its own API only).
+
+    Args:
+        planned: The checked rows, in the order they are added.
+        clients: The open clients of the rows' providers (at least one).
+        title, console, journal, concurrency, download_to, budget, resubmit_unknown,
+            board: As for :func:`run_jobs`.
+    """
+    board = board or Board(title, label="group")
+    for item in planned:
+        board.add(item.key, item.group)
+    relay = Listeners()
+    with contextlib.ExitStack() as stack:
+        for client in clients:
+            stack.enter_context(client.listening(relay.emit))
+        batch = Batch(
+            http=clients[0].http,
+            retry=clients[0].retry,
+            listeners=relay,
+            concurrency=concurrency,
+            journal=journal,
+            download_to=download_to,
+            budget=budget,
+            resubmit_unknown=resubmit_unknown,
+            on_event=board.on_event,
+        )
+
+        def add() -> None:
+            for item in planned:
+                batch.add_job(item.job)
+
+        return await _drive(batch, add, board, console)
+
+
+async def _drive(
+    batch: Batch, add: Callable[[], None], board: Board, console: Console
+) -> RunResult:
+    """
+    Open *batch*, *add* its jobs, and follow it to the end on the board.
+    """
     outcomes: list[BatchOutcome] = []
     with BoardDisplay(board, console) as display:
         async with anyio.create_task_group() as group:
-            async with client.batch(
-                concurrency=concurrency,
-                journal=journal,
-                download_to=download_to,
-                budget=budget,
-                resubmit_unknown=resubmit_unknown,
-                language=language,
-                on_event=board.on_event,
-            ) as batch:
+            async with batch:
                 group.start_soon(_redraw, display)
-                for job in jobs:
-                    batch.add(job.app, key=job.key, **job.arguments)
+                add()
                 async for outcome in batch:
                     board.finish(outcome)
                     display.outcome(outcome)
