@@ -1,19 +1,18 @@
 """
 ``AsyncClient``: the a1.art Open API on the engine.
 
-The engine's :class:`~._engine._session.Session` owns the connection pool, the key, the
-request budget, the retries and the polling scheduler; a1.art's wire format
-(``_wire.py``) says what each answer means.  This module wires them together and offers
-the generate/estimate/batch facade on top of the five endpoints (``_resources.py``).
+The engine's client core (:class:`~._engine._client.ClientCore`) owns the connection
+pool, the key, the request budget, the retries, the polling scheduler and the
+lifecycle; a1.art's wire format (``_wire.py``) says what each answer means.  This module
+adds the region, the five endpoints (``_resources.py``) and the
+generate/estimate/batch facade on top of them.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 import httpx
 
@@ -27,15 +26,13 @@ from ._config import (
     normalize_origin,
 )
 from ._engine._batch import POSTGRES_SCHEMES
+from ._engine._client import ClientCore, required_key
 from ._engine._cost import CostEstimate
 from ._engine._events import Listener
 from ._engine._learn import Durations
 from ._engine._limiter import RateLimit, TokenSource
-from ._engine._logging import configure_from_env
 from ._engine._retry import RetryPolicy
 from ._engine._schedule import PollPolicy
-from ._engine._scheduler import Scheduler
-from ._engine._session import Secret, Session
 from ._exceptions import ValidationError
 from ._generation import AppCache, GenerateArgs, GenerateOptions, Generator, cost_of
 from ._handles import TaskHandle
@@ -49,7 +46,7 @@ if TYPE_CHECKING:
     from .distributed._journal import PostgresJournal
 
 
-class AsyncClient:
+class AsyncClient(ClientCore[Task]):
     """
     The a1.art Open API, asynchronously, on asyncio or trio.
 
@@ -100,88 +97,34 @@ class AsyncClient:
         rate_limit: float | RateLimit | None = None,
         token_source: TokenSource | None = None,
     ) -> None:
-        configure_from_env()
-        key = api_key if api_key is not None else os.environ.get("A1ART_API_KEY", "")
-        if not key or not key.strip():
-            raise ValidationError("api_key", "no API key: pass api_key= or set A1ART_API_KEY")
+        secret = required_key(api_key, "A1ART_API_KEY")
         if region not in API_ORIGINS:
             raise ValidationError("region", f"must be one of {', '.join(API_ORIGINS)}")
-        if http_client is not None and transport is not None:
-            raise ValidationError("transport", "pass either http_client or transport, not both")
-        secret = Secret(key.strip())
         self.region: Region = region
         self.origin = normalize_origin(base_url or API_ORIGINS[region])
-        policy = retry or RetryPolicy()
-        if max_retries is not None:
-            policy = RetryPolicy(
-                max_retries=max_retries,
-                initial=policy.initial,
-                cap=policy.cap,
-                retry_after_cap=policy.retry_after_cap,
-            )
-        try:
-            budget = RateLimit.of(rate_limit)
-        except ValueError as error:
-            raise ValidationError("rate_limit", str(error)) from None
-        self._session = session = Session(
+        super().__init__(
             base=self.origin + API_PREFIX,
             auth=auth(secret),
             secret=secret,
             wire=A1ArtWire(),
+            poller=TaskPoller,
+            poll_policy=poll_policy or PollPolicy(),
             timeout=timeout,
             limits=limits,
-            retry=policy,
-            rate_limit=budget,
-            token_source=token_source,
+            max_retries=max_retries,
+            retry=retry,
             http_client=http_client,
             transport=transport,
+            rate_limit=rate_limit,
+            token_source=token_source,
         )
-        self.poll_policy = poll_policy or PollPolicy()
-        self._scheduler: Scheduler[Task] = Scheduler(
-            TaskPoller(session),
-            self.poll_policy,
-            rng=session.rng,
-            listeners=session.listeners,
-            busy=session.limiter.busy,
-        )
-        session.scheduler = self._scheduler
-        self._apps = Apps(session)
-        self._images = Images(session, self._scheduler, region)
-        self._tasks = Tasks(session, self._scheduler, region)
+        self._apps = Apps(self._session)
+        self._images = Images(self._session, self._scheduler, region)
+        self._tasks = Tasks(self._session, self._scheduler, region)
         self._generator = Generator(self._apps, self._images)
 
     def __repr__(self) -> str:
         return f"<AsyncClient origin={self.origin!r} region={self.region!r}>"
-
-    async def __aenter__(self) -> Self:
-        await self._session.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._session.__aexit__(exc_type, exc, tb)
-
-    async def aclose(self) -> None:
-        """
-        Stop the polling scheduler and close the connection pool (unless it was passed
-        in as ``http_client``).  Waits still pending raise ``RuntimeError``.
-        """
-        await self._session.aclose()
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """
-        How requests (and downloads) are retried; may be replaced at any time.
-        """
-        return self._session.retry
-
-    @retry.setter
-    def retry(self, policy: RetryPolicy) -> None:
-        self._session.retry = policy
 
     @property
     def durations(self) -> Durations:
@@ -221,28 +164,6 @@ class AsyncClient:
         App details fetched by ``generate`` and batches, reused for a minute.
         """
         return self._generator.cache
-
-    def listening(self, listener: Listener) -> AbstractContextManager[None]:
-        """
-        Call *listener* with every :class:`Event` of this client while the block runs:
-        each task submitted, each state change its polls see (queued, running, done,
-        failed), and each failed request that will be tried again (``RETRYING``, with
-        the error: the API unreachable, say)::
-
-            with client.listening(lambda event: print(event.kind, event.task_id)):
-                ...
-
-        Listeners run on the event loop: keep them quick.  For one task or a few,
-        ``handle.events()`` and ``client.tasks.events(handles)`` are streams.
-        """
-        return self._session.listening(listener)
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """
-        The underlying ``httpx.AsyncClient``; it never carries the API key by itself.
-        """
-        return self._session.http
 
     async def download(
         self, task: Task | TaskHandle, directory: str | os.PathLike[str]
@@ -384,7 +305,6 @@ class AsyncClient:
                 with its job's key; see :meth:`Batch.listening`; for a distributed
                 batch, the events of the jobs this process's workers run).
         """
-        session = self._session
         journal = options.get("journal")
         if (isinstance(journal, str) and journal.startswith(POSTGRES_SCHEMES)) or (
             type(journal).__name__ == "PostgresJournal"
@@ -397,8 +317,6 @@ class AsyncClient:
             generator=self._generator,
             tasks=self._tasks,
             language=language,
-            http=session.http,
-            retry=session.retry,
-            listeners=session.listeners,
+            **self._batch_engine(),
             **options,
         )

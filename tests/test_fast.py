@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 import a1art_async as a1
-from a1art_async._engine._session import Reply
+from a1art_async._engine._wire import Reply
 from a1art_async.testing import Emulator, apps
 from a1art_async.testing._kit import serving
 

@@ -1,7 +1,7 @@
 """
 A task group owned by an object's ``async with`` block: entered in ``__aenter__``,
-left in ``__aexit__``.  The session (for its polling scheduler) and the batch (for its
-workers) both live this way; this is the one place that knows how.
+left in ``__aexit__``.  The client core (for its polling scheduler) and the batch (for
+its workers) both live this way; this is the one place that knows how.
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@ The one path every API request takes, whatever the API.
 
 A :class:`Session` owns the HTTP connection pool, the API's credentials (an
 ``httpx.Auth`` the provider supplies, applied to the API's own origin only), the request
-budget (:class:`~._limiter.Limiter`), the retry loop, the client's event listeners and the
-task group its polling scheduler runs in.  A provider supplies a :class:`Wire`: how to
-read one HTTP answer into data or a typed refusal, and which error says that a paid
-request's outcome is unknown.  Everything else (when to retry, what a retry may cost,
-which requests may be sent again at all) is decided here, once, by
-:func:`~._retry.classify`.
+budget (:class:`~._limiter.Limiter`), the retry loop and the client's event listeners.
+A provider supplies a :class:`~._wire.Wire` (``_wire.py``): how to read one HTTP answer
+into data or a typed refusal, and which error says that a paid request's outcome is
+unknown.  Everything else (when to retry, what a retry may cost, which requests may be
+sent again at all) is decided here, once, by :func:`~._retry.classify`.  The client
+core (``_client.py``) owns a session, with the polling scheduler and the lifecycle.
 
 Requests that spend credits carry a :class:`~._retry.SpendGuard`: it is told right
 before the request leaves (after any wait for the budget) and when an attempt provably
@@ -19,27 +19,17 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from json import dumps as _dumps
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+from typing import Any, Final
 
 import anyio
 import httpx
 
-from ._errors import (
-    A1ArtError,
-    ConnectError,
-    TimeoutError,
-    TransportError,
-    UnexpectedRedirectError,
-    UnexpectedResponseError,
-    ValidationError,
-)
+from ._errors import UnexpectedRedirectError, ValidationError
 from ._events import Event, EventKind, Listener, Listeners
 from ._fast import FAST, Direct, check_backend, fast_transport
-from ._group import OwnedGroup
 from ._limiter import Limiter, RateLimit, TokenSource
 from ._logging import logger
 from ._retry import (
@@ -50,14 +40,10 @@ from ._retry import (
     SpendGuard,
     classify,
     compute_backoff,
-    parse_retry_after,
 )
 from ._streams import read_capped
+from ._wire import Refused, Reply, Wire
 
-if TYPE_CHECKING:
-    from ._scheduler import Scheduler
-
-_EXCERPT_CHARS = 200
 #: Envelopes are small; a body past this is not one, and is not read further.
 MAX_ENVELOPE_BYTES: Final = 4 * 1024 * 1024
 #: Statuses httpx calls redirects (``Response.is_redirect``, given a Location).
@@ -111,171 +97,11 @@ class HeaderAuth(httpx.Auth):
         return f"<HeaderAuth {self._header}>"
 
 
-class Refused(Exception):
-    """
-    One failed attempt: the error to raise if it is not retried, why it failed, and how
-    long the server asked to wait.  A :class:`Wire` raises it for an answer that is not
-    success.
-    """
-
-    def __init__(
-        self, failure: Failure, error: A1ArtError, retry_after: float | None = None
-    ) -> None:
-        super().__init__(str(error))
-        self.failure = failure
-        self.error = error
-        self.retry_after = retry_after
-        #: Whether a spend guard was told this attempt was being sent.
-        self.sending = False
-
-    @classmethod
-    def from_transport(cls, error: httpx.HTTPError, *, sent: bool = False) -> Refused:
-        # Connect errors and pool timeouts happen before a byte of the request leaves
-        # this process; every other transport error may come after the server read it.
-        if not sent and isinstance(
-            error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-        ):
-            wrapped: TransportError = ConnectError(f"could not connect: {error}")
-            failure = Failure.NOT_SENT
-        elif isinstance(error, httpx.TimeoutException):
-            wrapped = TimeoutError(f"no answer in time: {type(error).__name__}")
-            failure = Failure.NO_ANSWER
-        else:
-            wrapped = TransportError(
-                f"the request did not complete: {type(error).__name__}: {error}"
-            )
-            failure = Failure.NO_ANSWER
-        wrapped.__cause__ = error
-        return cls(failure, wrapped)
-
-
-class Reply:
-    """
-    One HTTP answer, as a :class:`Wire` reads it.
-
-    Args:
-        response: The response (its body already read and closed); ``None`` for an
-            answer that did not come through httpx (the fast transport's direct path),
-            whose *status* and *raw_headers* are given instead: :attr:`response` is then
-            built on first use, which most answers never need.
-        body: The body, or ``None`` when it was larger than an envelope can be.
-        redact: Removes the API key from a text (for messages and excerpts).
-        status: The status, without *response*.
-        raw_headers: The headers as ``(name, value)`` byte pairs, without *response*.
-    """
-
-    __slots__ = ("_raw", "_response", "_status", "body", "redact")
-
-    def __init__(
-        self,
-        response: httpx.Response | None,
-        body: bytes | None,
-        redact: Callable[[str], str],
-        *,
-        status: int | None = None,
-        raw_headers: Sequence[tuple[bytes, bytes]] = (),
-    ) -> None:
-        if response is None and status is None:
-            raise TypeError("a reply needs a response or a status")
-        self._response = response
-        self._status = response.status_code if response is not None else status
-        self._raw = raw_headers
-        self.body = body
-        self.redact = redact
-
-    def __repr__(self) -> str:
-        return f"<Reply {self._status} {'large' if self.body is None else len(self.body)}>"
-
-    @property
-    def response(self) -> httpx.Response:
-        """
-        The response, its body already read and closed.
-        """
-        if self._response is None:
-            self._response = httpx.Response(self.status, headers=list(self._raw))
-        return self._response
-
-    @property
-    def status(self) -> int:
-        """
-        The HTTP status.
-        """
-        status = self._status
-        assert status is not None  # set from the response otherwise
-        return status
-
-    def header(self, name: str) -> str | None:
-        """
-        A header's value (the first, if repeated), by its lower-case name.
-        """
-        if self._response is not None:
-            found: str | None = self._response.headers.get(name)
-            return found
-        wanted = name.encode("ascii")
-        for key, value in self._raw:
-            if key.lower() == wanted:
-                return bytes(value).decode("latin-1")
-        return None
-
-    @property
-    def retry_after(self) -> float | None:
-        """
-        The ``Retry-After`` header, in seconds, when there is one.
-        """
-        return parse_retry_after(self.header("retry-after"))
-
-    def excerpt(self) -> str:
-        """
-        The start of the body, the key removed, for an error message.
-        """
-        if not self.body:
-            return ""
-        text = self.body[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
-        text = " ".join(self.redact(text).split())
-        return text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
-
-    def unexpected(self, reason: str | None = None) -> Refused:
-        """
-        The refusal for a body that is not the API's envelope (a server failure: safe to
-        retry a query, outcome unknown for a paid request).
-        """
-        if reason is None:
-            reason = (
-                "the body is too large to be an API envelope"
-                if self.body is None
-                else "the body is not the API's JSON envelope"
-            )
-        error = UnexpectedResponseError(reason, status=self.status, excerpt=self.excerpt())
-        return Refused(Failure.SERVER_FAILED, error)
-
-
-class Wire(Protocol):
-    """
-    How a provider reads its API's answers: the seam between the engine and an API.
-    """
-
-    def read(self, reply: Reply) -> Any:
-        """
-        The data of a successful answer.
-
-        Raises:
-            Refused: Anything but success, classified: ``RATE_LIMITED`` (refused for the
-                rate; nothing was done), ``SERVER_FAILED`` (the server failed or the body
-                is not the envelope), or ``REJECTED`` (a definitive answer about the
-                request), with the typed error to raise.
-        """
-        ...
-
-    def outcome_unknown(self, request: Any, cause: A1ArtError) -> A1ArtError:
-        """
-        The error for a paid request that may have been acted on without an answer.
-        """
-        ...
-
-
 class Session:
     """
-    One API's connection pool, credentials, request budget, retries and scheduler.
+    One API's connection pool, credentials, request budget and retries: the request
+    path.  The client core (``_client.py``) owns it, with the polling scheduler and the
+    lifecycle around both.
 
     Args:
         base: The URL every request path is appended to (the API's origin and prefix).
@@ -294,8 +120,8 @@ class Session:
             ``"aiohttp"`` for the fast transport (the ``fast`` extra; asyncio only).
 
     Raises:
-        ValidationError: ``"aiohttp"`` without the ``fast`` extra, with an
-            ``http_client``, or any other string.
+        ValidationError: A transport with an ``http_client``, ``"aiohttp"`` without
+            the ``fast`` extra, or any other string.
     """
 
     def __init__(
@@ -313,13 +139,13 @@ class Session:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | str | None = None,
     ) -> None:
+        if http_client is not None and transport is not None:
+            raise ValidationError("transport", "pass either http_client or transport, not both")
         #: Whether requests go through the aiohttp transport (checked for asyncio).
         self._fast = isinstance(transport, str)
         if isinstance(transport, str):
             if transport != FAST:
                 raise ValidationError("transport", f"must be an httpx transport or {FAST!r}")
-            if http_client is not None:
-                raise ValidationError("transport", "pass either http_client or transport")
             transport = fast_transport(limits)
         # On the fast transport the session's own JSON and query requests skip httpx's
         # client layer (see Direct); that needs the credential as one header.
@@ -343,51 +169,33 @@ class Session:
         self.limiter = Limiter(rate_limit, limits.max_connections or 100, source=token_source)
         self.rng = random.Random()
         self.listeners = Listeners()
-        #: The polling scheduler, set by the provider's client; it runs while the
-        #: session is open.
-        self.scheduler: Scheduler[Any] | None = None
-        self._group = OwnedGroup()
         self._closed = False
 
     # Lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    def check_usable(self) -> None:
+        """
+        Refuse to be used once closed, or on the fast transport off asyncio (checked
+        once, on first use: the backend is known only inside the event loop).
+
+        Raises:
+            RuntimeError: :meth:`aclose` ran.
+            ValidationError: ``transport="aiohttp"`` on another event loop than asyncio's.
+        """
         if self._closed:
             raise RuntimeError("the client is closed")
         if self._fast:
             check_backend()
             self._fast = False  # checked: requests need not check again
-        group = await self._group.enter()
-        if self.scheduler is not None:
-            try:
-                await group.start(self.scheduler.run)
-            except BaseException as error:
-                await self._group.abort(error)
-                raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        try:
-            if self._group.running and self.scheduler is not None:
-                self.scheduler.stop()
-            return await self._group.exit(exc_type, exc, tb)
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         """
-        Stop the scheduler and close the connection pool (unless it was passed in).
+        Close the connection pool (unless it was passed in); requests then raise
+        ``RuntimeError``.
         """
         if self._closed:
             return
         self._closed = True
-        if self.scheduler is not None:
-            self.scheduler.stop()
         if self._owns_http:
             await self._http.aclose()
 
@@ -456,11 +264,8 @@ class Session:
             TransportError: The request could not be completed.
             UnexpectedResponseError: The answer was not the documented envelope.
         """
-        if self._closed:
-            raise RuntimeError("the client is closed")
-        if self._fast:
-            check_backend()
-            self._fast = False
+        if self._closed or self._fast:
+            self.check_usable()
         url = f"{self.base}{path}"
         paid = kind is RequestKind.SPEND
         guard = guard if paid else None
@@ -515,19 +320,26 @@ class Session:
         timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
         paid: bool,
     ) -> Any:
-        if self._direct is not None and files is None:
-            return await self._attempt_direct(
-                self._direct, method, url, params, headers, json, guard, timeout, paid
+        """
+        One attempt: a permit from the limiter, the spend guard told, the exchange (on
+        the fast transport's direct path for requests without files), the wire's
+        reading, and the limiter told what the answer says about the rate.
+        """
+        # The request is built before waiting for a permit: its CPU is not spent
+        # holding one.
+        direct = self._direct if files is None else None
+        if direct is None:
+            request = self._http.build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                json=json,
+                files=files,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
-        request = self._http.build_request(
-            method,
-            url,
-            params=params,
-            headers=headers,
-            json=json,
-            files=files,
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
+        else:
+            sent_headers, body, limits = self._direct_request(headers, json, timeout)
         limiter = self.limiter
         permit = await limiter.acquire()
         try:
@@ -536,34 +348,18 @@ class Session:
             if paid and self.listeners:
                 self.listeners.emit(Event(EventKind.SENDING))
             try:
-                try:
-                    response = await self._http.send(
-                        request, stream=True, follow_redirects=False, auth=self._auth
+                if direct is None:
+                    reply = await self._exchange(request)
+                else:
+                    reply = await self._exchange_direct(
+                        direct, method, url, params, sent_headers, body, limits
                     )
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error) from None
-                try:
-                    body = await _read_bounded(response)
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error, sent=True) from None
-                finally:
-                    await response.aclose()
-                if logger.isEnabledFor(logging.DEBUG):
-                    shown = request.url.copy_with(query=None)
-                    logger.debug("%s %s -> %d", method, shown, response.status_code)
-                try:
-                    if response.is_redirect:
-                        location = response.headers.get("location", "")
-                        redirect = UnexpectedRedirectError(response.status_code, location)
-                        raise Refused(Failure.REJECTED, redirect)
-                    data = self.wire.read(Reply(response, body, self.redact))
-                except Refused as failed:
-                    if failed.failure is Failure.RATE_LIMITED:
-                        limiter.refused(permit, failed.retry_after)
-                    elif failed.failure is Failure.REJECTED:
-                        limiter.accepted(permit)  # a definitive answer: the rate was fine
-                    raise
+                data = self.wire.read(reply)
             except Refused as failed:
+                if failed.failure is Failure.RATE_LIMITED:
+                    limiter.refused(permit, failed.retry_after)
+                elif failed.failure is Failure.REJECTED:
+                    limiter.accepted(permit)  # a definitive answer: the rate was fine
                 failed.sending = paid
                 raise
             limiter.accepted(permit)
@@ -572,21 +368,43 @@ class Session:
             # Transport errors, gateway pages, cancellation: nothing about the rate.
             limiter.release(permit)
 
-    async def _attempt_direct(
+    async def _exchange(self, request: httpx.Request) -> Reply:
+        """
+        Send *request* through httpx and read its answer (up to an envelope's size).
+
+        Raises:
+            Refused: A transport error (``NOT_SENT`` or ``NO_ANSWER``), or a redirect
+                (``REJECTED``: it is not followed).
+        """
+        try:
+            response = await self._http.send(
+                request, stream=True, follow_redirects=False, auth=self._auth
+            )
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error) from None
+        try:
+            body = await _read_bounded(response)
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error, sent=True) from None
+        finally:
+            await response.aclose()
+        status = response.status_code
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", request.method, request.url.copy_with(query=None), status)
+        if response.is_redirect:
+            location = self.redact(response.headers.get("location", ""))
+            raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
+        return Reply(response, body, self.redact)
+
+    def _direct_request(
         self,
-        direct: Direct,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         json: Any,
-        guard: SpendGuard | None,
-        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 - httpx's, per request
-        paid: bool,
-    ) -> Any:
+        timeout: float | httpx.Timeout | None,
+    ) -> tuple[dict[str, str], bytes | None, httpx.Timeout]:
         """
-        :meth:`_attempt` on the fast transport's aiohttp session, for requests without
-        files: the same steps, the same errors, without httpx's client layer.
+        The headers (the credential's among them), body and timeout of a request on the
+        direct path.
         """
         assert isinstance(self._auth, HeaderAuth)  # Direct exists only then
         name, value = self._auth.header()
@@ -598,55 +416,42 @@ class Session:
         if headers:
             sent_headers.update(headers)
         limits = self._http.timeout if timeout is None else httpx.Timeout(timeout)
-        limiter = self.limiter
-        permit = await limiter.acquire()
+        return sent_headers, body, limits
+
+    async def _exchange_direct(
+        self,
+        direct: Direct,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: httpx.Timeout,  # noqa: ASYNC109 - httpx's, per request
+    ) -> Reply:
+        """
+        :meth:`_exchange` on the fast transport's aiohttp session, without httpx's
+        client layer: the same answers, the same errors.
+        """
         try:
-            if guard is not None:
-                await guard.sending()
-            if paid and self.listeners:
-                self.listeners.emit(Event(EventKind.SENDING))
-            try:
-                try:
-                    answer = await direct.open(
-                        method,
-                        url,
-                        params=params,
-                        headers=sent_headers,
-                        body=body,
-                        timeout=limits,
-                    )
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error) from None
-                try:
-                    content = await direct.read(answer, MAX_ENVELOPE_BYTES)
-                except httpx.HTTPError as error:
-                    raise Refused.from_transport(error, sent=True) from None
-                finally:
-                    answer.release()
-                status = answer.status
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%s %s -> %d", method, url, status)
-                reply = Reply(
-                    None, content, self.redact, status=status, raw_headers=answer.raw_headers
-                )
-                try:
-                    if status in _REDIRECTS:
-                        location = reply.header("location") or ""
-                        raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
-                    data = self.wire.read(reply)
-                except Refused as failed:
-                    if failed.failure is Failure.RATE_LIMITED:
-                        limiter.refused(permit, failed.retry_after)
-                    elif failed.failure is Failure.REJECTED:
-                        limiter.accepted(permit)
-                    raise
-            except Refused as failed:
-                failed.sending = paid
-                raise
-            limiter.accepted(permit)
-            return data
+            answer = await direct.open(
+                method, url, params=params, headers=headers, body=body, timeout=timeout
+            )
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error) from None
+        try:
+            content = await direct.read(answer, MAX_ENVELOPE_BYTES)
+        except httpx.HTTPError as error:
+            raise Refused.from_transport(error, sent=True) from None
         finally:
-            limiter.release(permit)
+            answer.release()
+        status = answer.status
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", method, url, status)
+        reply = Reply(None, content, self.redact, status=status, raw_headers=answer.raw_headers)
+        if status in _REDIRECTS:
+            location = self.redact(reply.header("location") or "")
+            raise Refused(Failure.REJECTED, UnexpectedRedirectError(status, location))
+        return reply
 
 
 async def _read_bounded(response: httpx.Response) -> bytes | None:

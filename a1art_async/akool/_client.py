@@ -1,31 +1,26 @@
 """
 ``akool.AsyncClient``: akool's image generation API on the engine.
 
-The engine's :class:`~.._engine._session.Session` owns the connection pool, the
-credentials, the request budget, the retries and the polling scheduler; akool's wire
-format (``_wire.py``) says what each answer means; ``client.images`` has the three
-endpoints, ``client.webhooks`` turns webhooks into immediate polls, ``client.batch``
-runs journaled batches.
+The engine's client core (:class:`~.._engine._client.ClientCore`) owns the connection
+pool, the credentials, the request budget, the retries, the polling scheduler and the
+lifecycle; akool's wire format (``_wire.py``) says what each answer means;
+``client.images`` has the three endpoints, ``client.webhooks`` turns webhooks into
+immediate polls, ``client.batch`` runs journaled batches.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import Self, Unpack
+from typing import Literal, Unpack
 
 import httpx
 
 from .._engine._batch import BatchOptions
+from .._engine._client import ClientCore, optional_secret
 from .._engine._errors import ValidationError
-from .._engine._events import Listener
 from .._engine._limiter import RateLimit, TokenSource
-from .._engine._logging import configure_from_env
 from .._engine._retry import RetryPolicy
 from .._engine._schedule import PollPolicy
-from .._engine._scheduler import Scheduler
-from .._engine._session import Secret, Session
 from ._config import (
     API_ORIGIN,
     API_PREFIX,
@@ -43,15 +38,7 @@ from ._webhooks import Webhooks
 from ._wire import AkoolWire, key_auth, token_auth
 
 
-def _secret(field: str, value: str | None) -> Secret | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "is empty")
-    return Secret(value.strip())
-
-
-class AsyncClient:
+class AsyncClient(ClientCore[Image]):
     """
     akool's image API, asynchronously, on asyncio or trio.
 
@@ -86,86 +73,48 @@ class AsyncClient:
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | Literal["aiohttp"] | None = None,
         poll_policy: PollPolicy | None = None,
         rate_limit: float | RateLimit | None = None,
         token_source: TokenSource | None = None,
     ) -> None:
-        configure_from_env()
-        key = _secret(
+        key = optional_secret(
             "api_key", api_key if api_key is not None else os.environ.get("AKOOL_API_KEY")
         )
-        bearer = _secret("token", token)
+        bearer = optional_secret("token", token)
         if key is None and bearer is None:
             raise ValidationError(
                 "api_key", "no API key: pass api_key= (or token=) or set AKOOL_API_KEY"
             )
-        if http_client is not None and transport is not None:
-            raise ValidationError("transport", "pass either http_client or transport, not both")
         given_id = client_id if client_id is not None else os.environ.get("AKOOL_CLIENT_ID")
         self.client_id = given_id.strip() if given_id and given_id.strip() else None
         self.webhook_url = check_webhook_url(webhook_url)
         self.origin = normalize_origin(base_url or API_ORIGIN)
-        policy = retry or RetryPolicy()
-        if max_retries is not None:
-            policy = RetryPolicy(
-                max_retries=max_retries,
-                initial=policy.initial,
-                cap=policy.cap,
-                retry_after_cap=policy.retry_after_cap,
-            )
-        try:
-            budget = RateLimit.of(rate_limit)
-        except ValueError as error:
-            raise ValidationError("rate_limit", str(error)) from None
         credential = bearer if bearer is not None else key
         assert credential is not None
-        self._session = session = Session(
+        default = WEBHOOK_POLL_POLICY if self.webhook_url else DEFAULT_POLL_POLICY
+        seen = Seen()
+        super().__init__(
             base=self.origin + API_PREFIX,
             auth=token_auth(credential) if bearer is not None else key_auth(credential),
             secret=credential,
             wire=AkoolWire(),
+            poller=lambda session: ImagePoller(session, seen),
+            poll_policy=poll_policy or default,
             timeout=timeout,
             limits=limits,
-            retry=policy,
-            rate_limit=budget,
-            token_source=token_source,
+            max_retries=max_retries,
+            retry=retry,
             http_client=http_client,
             transport=transport,
+            rate_limit=rate_limit,
+            token_source=token_source,
         )
-        default = WEBHOOK_POLL_POLICY if self.webhook_url else DEFAULT_POLL_POLICY
-        self.poll_policy = poll_policy or default
-        seen = Seen()
-        self._scheduler: Scheduler[Image] = Scheduler(
-            ImagePoller(session, seen),
-            self.poll_policy,
-            rng=session.rng,
-            listeners=session.listeners,
-        )
-        session.scheduler = self._scheduler
-        self._images = Images(session, self._scheduler, seen, self.webhook_url)
+        self._images = Images(self._session, self._scheduler, seen, self.webhook_url)
         self._webhooks = Webhooks(key, self.client_id, self._scheduler)
 
     def __repr__(self) -> str:
         return f"<akool.AsyncClient origin={self.origin!r}>"
-
-    async def __aenter__(self) -> Self:
-        await self._session.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._session.__aexit__(exc_type, exc, tb)
-
-    async def aclose(self) -> None:
-        """
-        Stop the polling scheduler and close the connection pool (unless passed in).
-        """
-        await self._session.aclose()
 
     @property
     def images(self) -> Images:
@@ -182,42 +131,14 @@ class AsyncClient:
         """
         return self._webhooks
 
-    @property
-    def retry(self) -> RetryPolicy:
-        """
-        How requests (and downloads) are retried; may be replaced at any time.
-        """
-        return self._session.retry
-
-    @retry.setter
-    def retry(self, policy: RetryPolicy) -> None:
-        self._session.retry = policy
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """
-        The underlying ``httpx.AsyncClient``; it never carries the credentials itself.
-        """
-        return self._session.http
-
-    def listening(self, listener: Listener) -> AbstractContextManager[None]:
-        """
-        Call *listener* with every :class:`~a1art_async.Event` of this client while the
-        block runs (submissions, status changes, retries).
-        """
-        return self._session.listening(listener)
-
     def batch(self, **options: Unpack[BatchOptions]) -> Batch:
         """
         A journaled batch of creates and presses: ``async with client.batch(...) as b:``;
         options as for ``a1art_async.AsyncClient.batch``.
         """
-        session = self._session
         return Batch(
             images=self._images,
             webhook_url=self.webhook_url,
-            http=session.http,
-            retry=session.retry,
-            listeners=session.listeners,
+            **self._batch_engine(),
             **options,
         )

@@ -4,11 +4,11 @@ Fixed facts of the akool image API, and the client's defaults.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Final
 
 import httpx
 
+from .._engine._client import origin_of
 from .._engine._errors import ValidationError
 from .._engine._schedule import PollPolicy
 
@@ -41,15 +41,6 @@ WEBHOOK_POLL_POLICY: Final = PollPolicy(
 )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def normalize_origin(base_url: str) -> str:
     """
     Check a base URL and reduce it to its origin; plain ``http`` only on loopback.
@@ -58,18 +49,7 @@ def normalize_origin(base_url: str) -> str:
         ValidationError: Another scheme, no host, ``http`` off loopback, or a path other
             than the API's prefix.
     """
-    url = httpx.URL(base_url)
-    if url.scheme not in ("https", "http") or not url.host:
-        raise ValidationError("base_url", f"must be an https:// URL (got {base_url!r})")
-    if url.scheme == "http" and not _is_loopback(url.host):
-        raise ValidationError(
-            "base_url", "plain http:// is only allowed for loopback hosts; use https://"
-        )
-    if url.path not in ("", "/") and url.path.rstrip("/") != API_PREFIX:
-        raise ValidationError(
-            "base_url", f"expected an origin such as {API_ORIGIN}, got {base_url!r}"
-        )
-    return str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
+    return origin_of(base_url, prefix=API_PREFIX, example=API_ORIGIN)
 
 
 def check_webhook_url(value: object) -> str | None:

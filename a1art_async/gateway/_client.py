@@ -1,32 +1,28 @@
 """
 ``AsyncClient``: the AI gateway's image generation API on the engine.
 
-The engine's :class:`~.._engine._session.Session` owns the connection pool, the key,
-the request budget (shared by generations and task polls), the retries and the polling
-scheduler; the gateway's wire format (``_wire.py``) says what each answer means.
+The engine's client core (:class:`~.._engine._client.ClientCore`) owns the connection
+pool, the key, the request budget (shared by generations and task polls), the retries,
+the polling scheduler and the lifecycle; the gateway's wire format (``_wire.py``) says
+what each answer means.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
-from typing import Self, Unpack
+from typing import Literal, Unpack
 
 import httpx
 
 from .._engine._batch import BatchOptions
+from .._engine._client import ClientCore, required_key
 from .._engine._cost import CostEstimate
 from .._engine._errors import ValidationError
-from .._engine._events import Listener
 from .._engine._limiter import RateLimit, TokenSource
-from .._engine._logging import configure_from_env
 from .._engine._retry import RetryPolicy
 from .._engine._schedule import PollPolicy
-from .._engine._scheduler import Scheduler
-from .._engine._session import Secret, Session
 from ._batch import Batch
 from ._config import (
     BASE_URL_VARIABLE,
@@ -52,7 +48,7 @@ def _model_timeouts(timeouts: Mapping[str, float] | None) -> dict[str, float]:
     return {str(model): finite_seconds("timeouts", t) for model, t in timeouts.items()}
 
 
-class AsyncClient:
+class AsyncClient(ClientCore[Task]):
     """
     The AI gateway's image generation API, asynchronously, on asyncio or trio.
 
@@ -77,7 +73,9 @@ class AsyncClient:
         retry: The full retry policy.
         http_client: An ``httpx.AsyncClient`` to use (and not close); the key is added
             per request, never to the client's defaults.
-        transport: An httpx transport for a client this one creates (an emulator's).
+        transport: An httpx transport for a client this one creates (an emulator's);
+            or ``"aiohttp"``: httpx's API over aiohttp's connection pool, several times
+            less CPU per request (asyncio only; needs the ``fast`` extra).
         poll_policy: When and how often to poll tasks that somebody waits for.
         rate_limit: The request budget that generations and task polls share: a
             :class:`~a1art_async.RateLimit`, or a ceiling in requests per second; by
@@ -107,26 +105,20 @@ class AsyncClient:
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | Literal["aiohttp"] | None = None,
         poll_policy: PollPolicy | None = None,
         rate_limit: float | RateLimit | None = None,
         token_source: TokenSource | None = None,
     ) -> None:
-        configure_from_env()
-        key = api_key if api_key is not None else os.environ.get(KEY_VARIABLE, "")
-        if not isinstance(key, str) or not key.strip():
-            raise ValidationError("api_key", f"no API key: pass api_key= or set {KEY_VARIABLE}")
+        secret = required_key(api_key, KEY_VARIABLE)
         url = base_url if base_url is not None else os.environ.get(BASE_URL_VARIABLE, "")
-        if not url or not url.strip():
+        if isinstance(url, str) and not url.strip():
             raise ValidationError(
                 "base_url",
                 f"no base URL: pass base_url= or set {BASE_URL_VARIABLE} "
                 "(the gateway's docs give no default host)",
             )
-        if http_client is not None and transport is not None:
-            raise ValidationError("transport", "pass either http_client or transport, not both")
         self.base_url = normalize_base_url(url)
-        secret = Secret(key.strip())
         base_timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._timeouts = Timeouts(
             base_timeout,
@@ -134,63 +126,27 @@ class AsyncClient:
             _model_timeouts(timeouts),
         )
         self.pricing = Pricing(credits)
-        policy = retry or RetryPolicy()
-        if max_retries is not None:
-            policy = RetryPolicy(
-                max_retries=max_retries,
-                initial=policy.initial,
-                cap=policy.cap,
-                retry_after_cap=policy.retry_after_cap,
-            )
-        try:
-            budget = RateLimit.of(rate_limit)
-        except ValueError as error:
-            raise ValidationError("rate_limit", str(error)) from None
-        self._session = session = Session(
+        super().__init__(
             base=self.base_url,
             auth=auth(secret),
             secret=secret,
             wire=GatewayWire(),
+            poller=TaskPoller,
+            poll_policy=poll_policy or PollPolicy(),
             timeout=base_timeout,
             limits=limits,
-            retry=policy,
-            rate_limit=budget,
-            token_source=token_source,
+            max_retries=max_retries,
+            retry=retry,
             http_client=http_client,
             transport=transport,
+            rate_limit=rate_limit,
+            token_source=token_source,
         )
-        self.poll_policy = poll_policy or PollPolicy()
-        self._scheduler: Scheduler[Task] = Scheduler(
-            TaskPoller(session),
-            self.poll_policy,
-            rng=session.rng,
-            listeners=session.listeners,
-        )
-        session.scheduler = self._scheduler
-        self._images = Images(session, self._scheduler, self._timeouts)
-        self._tasks = Tasks(session, self._scheduler)
+        self._images = Images(self._session, self._scheduler, self._timeouts)
+        self._tasks = Tasks(self._session, self._scheduler)
 
     def __repr__(self) -> str:
         return f"<gateway.AsyncClient base_url={self.base_url!r}>"
-
-    async def __aenter__(self) -> Self:
-        await self._session.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._session.__aexit__(exc_type, exc, tb)
-
-    async def aclose(self) -> None:
-        """
-        Stop the polling scheduler and close the connection pool (unless it was passed
-        in as ``http_client``).  Waits still pending raise ``RuntimeError``.
-        """
-        await self._session.aclose()
 
     @property
     def images(self) -> Images:
@@ -207,38 +163,11 @@ class AsyncClient:
         """
         return self._tasks
 
-    @property
-    def retry(self) -> RetryPolicy:
-        """
-        How requests (and downloads) are retried; may be replaced at any time.
-        """
-        return self._session.retry
-
-    @retry.setter
-    def retry(self, policy: RetryPolicy) -> None:
-        self._session.retry = policy
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """
-        The underlying ``httpx.AsyncClient``; it never carries the key by itself.
-        """
-        return self._session.http
-
     def read_timeout(self, model: str) -> float | None:
         """
         The read timeout a generation request for *model* gets, in seconds.
         """
         return self._timeouts.for_model(model).read
-
-    def listening(self, listener: Listener) -> AbstractContextManager[None]:
-        """
-        Call *listener* with every :class:`~a1art_async.Event` of this client while the
-        block runs: each generation submitted (and, for a synchronous answer, done or
-        failed at once), each state change its polls see, each failed request that will
-        be tried again (``RETRYING``), and ``SENDING``/``UNPAID`` around paid requests.
-        """
-        return self._session.listening(listener)
 
     def estimate_cost(self, model: str) -> CostEstimate:
         """
@@ -284,13 +213,10 @@ class AsyncClient:
                 submit a job that could take the credits spent over this, priced from
                 ``credits``), ``resubmit_unknown`` and ``on_event``.
         """
-        session = self._session
         return Batch(
             images=self._images,
             tasks=self._tasks,
             pricing=self.pricing,
-            http=session.http,
-            retry=session.retry,
-            listeners=session.listeners,
+            **self._batch_engine(),
             **options,
         )

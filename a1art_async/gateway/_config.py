@@ -4,12 +4,12 @@ Fixed facts of the gateway's API and the client's defaults.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from typing import Final
 
 import httpx
 
+from .._engine._client import check_base_url
 from .._engine._errors import ValidationError
 
 #: Where the key comes from when ``api_key`` is not passed.
@@ -29,15 +29,6 @@ DEFAULT_SYNC_TIMEOUT: Final = 300.0
 DEFAULT_LIMITS: Final = httpx.Limits(max_connections=64, max_keepalive_connections=64)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def normalize_base_url(base_url: str) -> str:
     """
     Check the gateway's ``{BASE_URL}`` and spell it one way: scheme, host, port and any
@@ -53,16 +44,7 @@ def normalize_base_url(base_url: str) -> str:
     """
     if not isinstance(base_url, str) or not base_url.strip():
         raise ValidationError("base_url", "must be the gateway's https:// URL")
-    try:
-        url = httpx.URL(base_url.strip())
-    except httpx.InvalidURL as error:
-        raise ValidationError("base_url", f"not a URL ({error})") from None
-    if url.scheme not in ("https", "http") or not url.host:
-        raise ValidationError("base_url", f"must be an https:// URL (got {base_url!r})")
-    if url.scheme == "http" and not _is_loopback(url.host):
-        raise ValidationError(
-            "base_url", "plain http:// is only allowed for loopback hosts; use https://"
-        )
+    url = check_base_url(base_url.strip())
     if url.query or url.fragment or url.userinfo:
         # Credentials go in the Authorization header only, never in a URL.
         raise ValidationError("base_url", "must not have credentials, a query or a fragment")

@@ -3,8 +3,9 @@ How the gateway's answers read: the ``{success, code, message, data}`` envelope 
 string ``code``, ``Authorization: Bearer`` credentials, 429 (with ``Retry-After``) for
 "too many requests".
 
-This is the gateway's side of the engine's seam (``_engine/_session.py``'s ``Wire``):
-the engine sends, retries and budgets; this module only says what one answer means.
+This is the gateway's side of the engine's seam (``_engine/_wire.py``'s
+``EnvelopeWire``): the engine sends, retries, budgets and classifies what every envelope
+API shares; this module only says how the envelope reads and which error each code is.
 
 =====================================  =========================  ====================
 answer                                 error                      the engine does
@@ -20,13 +21,13 @@ not the envelope (HTML, broken JSON)   ``UnexpectedResponseError``  a generation
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from .._engine._errors import A1ArtError
-from .._engine._retry import Failure
-from .._engine._session import HeaderAuth, Refused, Reply, Secret
-from ._errors import GenerationOutcomeUnknown, RateLimitError, ServerError, api_error
+from .._engine._session import HeaderAuth, Secret
+from .._engine._wire import EnvelopeWire, Reply, json_envelope
+from ._errors import APIError, GenerationOutcomeUnknown, RateLimitError, api_error
 
 
 def auth(secret: Secret) -> HeaderAuth:
@@ -42,51 +43,33 @@ def load_envelope(body: bytes) -> dict[str, Any] | None:
     boolean ``success`` and a ``code`` (a string as documented; a number is read as
     its digits).
     """
-    try:
-        envelope = json.loads(body)
-    except (ValueError, RecursionError):
+    envelope = json_envelope(body, code=(str, int))
+    if envelope is None or not isinstance(envelope.get("success"), bool):
         return None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("success"), bool):
-        return None
-    code = envelope.get("code")
-    if isinstance(code, bool) or not isinstance(code, str | int):
-        return None
-    envelope["code"] = str(code).strip()
+    envelope["code"] = str(envelope["code"]).strip()
     return envelope
 
 
-class GatewayWire:
+class GatewayWire(EnvelopeWire):
     """
     Reads a gateway answer into its ``data`` or a classified, typed refusal.
     """
 
-    def read(self, reply: Reply) -> Any:
-        status = reply.status
-        retry_after = reply.retry_after
-        envelope = None if reply.body is None else load_envelope(reply.body)
-        if envelope is None:
-            if status == 429:
-                error = RateLimitError(
-                    "429", "Rate limit exceeded (HTTP 429)", status=status, retry_after=retry_after
-                )
-                raise Refused(Failure.RATE_LIMITED, error, retry_after)
-            raise reply.unexpected()
-        if envelope["success"]:
-            if status >= 400:
-                raise reply.unexpected("an HTTP error with a success envelope")
-            return envelope.get("data")
+    success = ("success", True)
+    rate_limited = RateLimitError
+    too_many_requests = ("429", "Rate limit exceeded (HTTP 429)")
+
+    def envelope(self, body: bytes) -> dict[str, Any] | None:
+        return load_envelope(body)
+
+    def error(self, envelope: Mapping[str, Any], reply: Reply) -> APIError:
         message = envelope.get("message")
-        api = api_error(
+        return api_error(
             envelope["code"],
             reply.redact(message if isinstance(message, str) else ""),
-            status=status,
-            retry_after=retry_after,
+            status=reply.status,
+            retry_after=reply.retry_after,
         )
-        if isinstance(api, RateLimitError) or status == 429:
-            raise Refused(Failure.RATE_LIMITED, api, retry_after)
-        if isinstance(api, ServerError) or status >= 500:
-            raise Refused(Failure.SERVER_FAILED, api, retry_after)
-        raise Refused(Failure.REJECTED, api)
 
     def outcome_unknown(self, request: Any, cause: A1ArtError) -> A1ArtError:
         return GenerationOutcomeUnknown(request, cause)
