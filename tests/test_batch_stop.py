@@ -102,17 +102,17 @@ async def test_a_batch_stopped_while_journaling_a_submission_stops_quietly(
     the journal (the next run polls it) and logs no error.
     """
     scheduler: Scheduler[str] = Scheduler(Running(), PollPolicy(), rng=random.Random(0))
-    async with httpx.AsyncClient() as http, anyio.create_task_group() as group:
-        await group.start(scheduler.run)
-        with anyio.CancelScope() as scope:
+    # Everything is stopped at once, the scheduler too, as Ctrl-C stops the command.
+    with anyio.CancelScope() as scope, anyio.fail_after(10):
+        async with httpx.AsyncClient() as http, anyio.create_task_group() as group:
+            await group.start(scheduler.run)
             journal = StoppingJournal(scope)
             batch = Batch(http=http, retry=RetryPolicy(), listeners=Listeners(), journal=journal)
-            with anyio.fail_after(10):
-                async with batch:
-                    batch.add_job(TaskJob("one", scheduler))
-                    async for _ in batch:
-                        raise AssertionError("the task never ends")
-        scheduler.stop()
+            async with batch:
+                batch.add_job(TaskJob("one", scheduler))
+                async for _ in batch:
+                    raise AssertionError("the task never ends")
+            scheduler.stop()
     assert scope.cancelled_caught
     assert JobState.SUBMITTED == journal.records["one"].state
     assert [] == [

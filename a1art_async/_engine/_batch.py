@@ -856,6 +856,9 @@ class Batch:
         self._emit(BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost))
 
     async def _finish(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
+        # Started as the batch is being stopped (its worker was finishing a journal
+        # write): the scheduler may be stopping too; the journal has the task.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             result = await handle.wait()
         except TaskFailedError as error:
