@@ -84,10 +84,13 @@ class Emulators:
 
 
 def emulators(*, time_scale: float = 1.0, seed: int = 3) -> Emulators:
+    """
+    The three emulators, each on its own seed (on one seed, their ids would share digits).
+    """
     return Emulators(
         A1ArtEmulator(api_key=A1ART_KEY, balance=1000, seed=seed, time_scale=time_scale),
-        AkoolEmulator(api_key=AKOOL_KEY, seed=seed, time_scale=time_scale),
-        GatewayEmulator(api_key=GATEWAY_KEY, seed=seed, time_scale=time_scale),
+        AkoolEmulator(api_key=AKOOL_KEY, seed=seed + 1, time_scale=time_scale),
+        GatewayEmulator(api_key=GATEWAY_KEY, seed=seed + 2, time_scale=time_scale),
     )
 
 

@@ -379,7 +379,8 @@ async def batch(ctx: Context) -> ExitCode:
             )
         warn(unfit)
         if args.estimate:
-            return _estimate(ctx, planned, journal, [*job_file.bad, *unfit], label)
+            failing = sorted([*job_file.bad, *unfit], key=lambda row: row.line)
+            return _estimate(ctx, planned, journal, failing, label)
         if planned:
             with naming(COLUMNS):  # the progress lines name a row's fields by column
                 result = await run_planned(
@@ -431,6 +432,9 @@ def _report(
         row.key: row.group if isinstance(row, Planned) else _group_of(row, apps) for row in rows
     }
     kinds = {item.group: item.kind for item in planned}
+    for row in bad:
+        if row.group is not None:  # an akool or gateway row: its group names its provider
+            kinds.setdefault(row.group, row.group.split()[0])
 
     def explain(outcome: BatchOutcome) -> str:
         text = outcome.state.value if outcome.error is None else describe(outcome.error, COLUMNS)

@@ -22,7 +22,8 @@ import attrs
 from rich.console import Console
 
 from .._client import AsyncClient
-from .._engine._batch import Batch, BatchOutcome, BatchSummary
+from .._engine._batch import Batch, BatchOutcome, BatchSummary, ResultFile
+from .._engine._download import safe_stem, save_bytes
 from .._engine._events import Listeners
 from .._engine._journal import JournalStore
 from .._generation import GenerateOptions
@@ -170,14 +171,22 @@ async def run_planned(
             for item in planned:
                 batch.add_job(item.job)
 
-        return await _drive(batch, add, board, console)
+        save_to = None if download_to is None else Path(download_to)
+        return await _drive(batch, add, board, console, save_to=save_to)
 
 
 async def _drive(
-    batch: Batch, add: Callable[[], None], board: Board, console: Console
+    batch: Batch,
+    add: Callable[[], None],
+    board: Board,
+    console: Console,
+    *,
+    save_to: Path | None = None,
 ) -> RunResult:
     """
-    Open *batch*, *add* its jobs, and follow it to the end on the board.
+    Open *batch*, *add* its jobs, and follow it to the end on the board; with *save_to*,
+    inline images that earlier runs journaled without saving are saved there too (see
+    :func:`save_inline`).
     """
     outcomes: list[BatchOutcome] = []
     with BoardDisplay(board, console) as display:
@@ -186,12 +195,40 @@ async def _drive(
                 group.start_soon(_redraw, display)
                 add()
                 async for outcome in batch:
+                    if save_to is not None:
+                        outcome = await save_inline(outcome, save_to)
                     board.finish(outcome)
                     display.outcome(outcome)
                     outcomes.append(outcome)
                 summary = batch.summary
             group.cancel_scope.cancel()
     return RunResult(tuple(outcomes), summary, board)
+
+
+async def save_inline(outcome: BatchOutcome, directory: Path) -> BatchOutcome:
+    """
+    A job that was done in an earlier run without a folder to save to keeps the images
+    that came inline (a gateway's bytes) only in the journal, as ``data:`` URLs: with a
+    folder now, they are saved there (``<key>-<n>``, as the batch names files), and the
+    outcome names the files.  Anything else is returned as it is: a result URL of an
+    earlier run is not downloaded again (it may have expired; the journal keeps it).
+
+    The journal keeps the ``data:`` URLs (a batch writes no record of a job that had
+    ended), so every such run writes the same files again, in place.
+    """
+    if not outcome.from_journal or not outcome.ok:
+        return outcome
+    if not any(file.startswith("data:") for file in outcome.files):
+        return outcome
+    files: list[str] = []
+    for index, file in enumerate(outcome.files):
+        if file.startswith("data:"):
+            inline = ResultFile.from_url(file)
+            stem = f"{safe_stem(outcome.key)}-{index}"
+            path = await save_bytes(inline.data or b"", directory, stem, inline.content_type)
+            file = str(path)
+        files.append(file)
+    return attrs.evolve(outcome, files=tuple(files))
 
 
 async def _redraw(display: BoardDisplay) -> None:
