@@ -335,3 +335,74 @@ async def test_an_inline_image_is_shown_by_its_size_never_as_its_data(
     for ran in (first, again):
         assert "data:" not in ran.stdout + ran.stderr
         assert "base64" not in ran.stdout + ran.stderr
+
+
+@pytest.mark.anyio
+async def test_a_csv_file_with_a_provider_column_runs_every_providers_rows(
+    emus: Emulators, tmp_path: Path
+) -> None:
+    """
+    A CSV file with a ``provider`` column takes every provider's columns (each row
+    filling its own, ``params`` as a JSON object in one cell); a row that fills another
+    provider's column fails alone, named by that column.
+    """
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "provider,key,app,style,aspect,prompt,scale,press,button,model,params\n"
+        f",hills,{apps.TEXT},Summer Meadow,1:1,hills,,,,,\n"
+        "akool,sea,,,,a calm sea,3:2,,,,\n"
+        "akool,,,,,,,sea,U2,,\n"
+        f'gateway,later,,,,,,,,{models.WANX},"{{""input"": {{""prompt"": ""a pier""}}}}"\n'
+        f"gateway,odd,,,,a quay,3:2,,,{models.FLUX},\n"
+    )
+    ran = await a1art(emus, "batch", str(jobs), "--json")
+    states = {job["key"]: job["state"] for job in ran.json()["jobs"]}
+    errors = [job["error"] for job in ran.json()["jobs"] if job["error"]]
+    assert ExitCode.PARTIAL == ran.code
+    assert {"hills": "done", "sea": "done", "sea-U2": "done", "later": "done"} == {
+        key: state for key, state in states.items() if key != "odd"
+    }
+    assert [
+        "line 6: scale: unknown field(s) of a gateway row; known: key, model, params, "
+        "prompt, provider"
+    ] == errors
+    assert {"a1art": 1, "akool": 2, "gateway": 1} == emus.paid()
+
+
+@pytest.mark.anyio
+async def test_a_csv_file_without_a_provider_column_takes_a1art_columns_only(
+    emus: Emulators, tmp_path: Path
+) -> None:
+    """
+    Without a ``provider`` column a CSV file is a1.art's: another provider's column stops
+    the whole batch (status 2) before anything is sent.
+    """
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(f"app,prompt,model\n{apps.TEXT},hills,{models.FLUX}\n")
+    ran = await a1art(emus, "batch", str(jobs), "--json")
+    assert ExitCode.USAGE == ran.code
+    assert "unknown column(s) model" in ran.json()["error"]["message"]
+    assert {"a1art": 0, "akool": 0, "gateway": 0} == emus.paid()
+
+
+@pytest.mark.anyio
+async def test_a_run_opens_only_the_clients_its_rows_need(
+    emus: Emulators, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A file of gateway rows runs with no a1.art or akool key; a file with akool rows and
+    no akool key stops with status 2, naming the key and the first row that needs it,
+    before any API is asked anything.
+    """
+    monkeypatch.delenv("AKOOL_API_KEY")
+    only_gateway = _write(tmp_path, [MIXED[3]], name="gateway.jsonl")
+    ran = await a1art(emus, "batch", str(only_gateway), "--json", key=False)
+    assert ExitCode.OK == ran.code, ran.stderr
+    assert ([], []) == (emus.a1art.journal, emus.akool.journal)
+    mixed = _write(tmp_path, MIXED)
+    refused = await a1art(emus, "batch", str(mixed), "--json")
+    message = refused.json()["error"]["message"]
+    assert ExitCode.USAGE == refused.code
+    assert "set AKOOL_API_KEY (needed by the akool rows (the first on line 2))" in message
+    assert ([], []) == (emus.a1art.journal, emus.akool.journal)
+    assert 1 == len(emus.gateway.journal)
