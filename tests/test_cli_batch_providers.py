@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from a1art_async._cli._exit import ExitCode
-from a1art_async.testing import apps
+from a1art_async.testing import apps, png_bytes
 from a1art_async.testing.gateway import models
 
 from ._mixed import Emulators, a1art, emulators, provider_environment
@@ -406,3 +406,29 @@ async def test_a_run_opens_only_the_clients_its_rows_need(
     assert "set AKOOL_API_KEY (needed by the akool rows (the first on line 2))" in message
     assert ([], []) == (emus.a1art.journal, emus.akool.journal)
     assert 1 == len(emus.gateway.journal)
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("kind", "rows"), [("jsonl", 8), ("csv", 4)])
+async def test_the_readmes_job_files_check_without_a_failing_row(
+    emus: Emulators, tmp_path: Path, kind: str, rows: int
+) -> None:
+    """
+    The README's example job files (JSONL and CSV, rows of every provider) pass
+    ``--estimate`` with every row able to run.
+    """
+    section = README.read_text().split("### Job files", 1)[1]
+    example = re.search(rf"```{kind}\n(.*?)```", section, re.S)
+    assert example is not None
+    for image in ("rex.jpg", "left.jpg", "right.jpg", "meadow.png"):
+        (tmp_path / image).write_bytes(png_bytes(256, 256))
+    jobs = tmp_path / f"jobs.{kind}"
+    jobs.write_text(example[1])
+    ran = await a1art(emus, "batch", str(jobs), "--estimate", "--json")
+    body = ran.json()
+    assert ExitCode.OK == ran.code, body["failing_rows"]
+    assert (rows, []) == (body["jobs"], body["failing_rows"])
+    assert {"a1art", "akool", "gateway"} == set(body["providers"])
