@@ -21,7 +21,7 @@ from a1art_async._cli._exit import ExitCode
 from a1art_async.testing import apps, png_bytes
 from a1art_async.testing.gateway import models
 
-from ._mixed import Emulators, a1art, emulators, provider_environment
+from ._mixed import KEYS, Emulators, a1art, emulators, provider_environment
 
 
 @pytest.fixture
@@ -432,3 +432,29 @@ async def test_the_readmes_job_files_check_without_a_failing_row(
     assert ExitCode.OK == ran.code, body["failing_rows"]
     assert (rows, []) == (body["jobs"], body["failing_rows"])
     assert {"a1art", "akool", "gateway"} == set(body["providers"])
+
+
+@pytest.mark.anyio
+async def test_no_key_leaves_its_own_api_in_a_mixed_run(emus: Emulators, tmp_path: Path) -> None:
+    """
+    With debug logs on, no API key appears in what a mixed run prints, in its journal or
+    in its saved files; none is sent to a file host or to another API.
+    """
+    jobs = _write(tmp_path, MIXED)
+    out = tmp_path / "out"
+    ran = await a1art(emus, "-v", "batch", str(jobs), "--out", str(out))  # checks the output
+    assert ExitCode.OK == ran.code, ran.stderr
+    assert "a1art_async DEBUG" in ran.stderr
+    written = [tmp_path / "jobs.jsonl.journal.sqlite", *out.iterdir()]
+    assert [] == [
+        path.name for path in written for key in KEYS if key.encode() in path.read_bytes()
+    ]
+    downloads = [
+        entry
+        for emulator in (emus.a1art, emus.akool, emus.gateway)
+        for entry in emulator.journal
+        if entry.endpoint == "file"
+    ]
+    assert 0 < len(downloads)
+    assert [] == [entry.origin for entry in downloads if entry.key is not None]
+    assert [] == emus.foreign_keys()
