@@ -460,3 +460,29 @@ async def test_no_key_leaves_its_own_api_in_a_mixed_run(emus: Emulators, tmp_pat
     assert 0 < len(downloads)
     assert [] == [entry.origin for entry in downloads if entry.key is not None]
     assert [] == emus.foreign_keys()
+
+
+@pytest.mark.anyio
+async def test_one_budget_caps_every_providers_jobs_and_a_larger_one_resumes(
+    emus: Emulators, tmp_path: Path
+) -> None:
+    """
+    ``--budget`` counts every provider's credits together: the jobs past it fail unpaid
+    (exit 6), and the same command with a larger budget runs only those, paying for no
+    job twice.
+    """
+    jobs = _write(tmp_path, MIXED)
+    # One job at a time, in file order: hills (1), sea (2), now (1), inline (1) fit.
+    capped = await a1art(emus, "batch", str(jobs), "--budget", "5", "--concurrency", "1", "--json")
+    body = capped.json()
+    failed = {job["key"]: job["error"] for job in body["jobs"] if job["state"] != "done"}
+    done = [job["key"] for job in body["jobs"] if job["state"] == "done"]
+    assert ExitCode.PARTIAL == capped.code
+    assert (5, ["hills", "sea", "now", "inline"]) == (body["summary"]["credits_spent"], done)
+    assert 4 == len(failed)
+    assert all("the budget of 5" in error for error in failed.values()), failed
+    assert {"a1art": 1, "akool": 1, "gateway": 2} == emus.paid()
+    resumed = await a1art(emus, "batch", str(jobs), "--budget", "100", "--json")
+    assert ExitCode.OK == resumed.code, resumed.stderr
+    assert len(done) == resumed.json()["summary"]["skipped"]
+    assert {"a1art": 2, "akool": 2, "gateway": 4} == emus.paid()
