@@ -132,14 +132,15 @@ def _provider(key: str) -> str:
 
 
 @pytest.mark.anyio
-async def test_sigkill_then_resume_ends_every_row_once_and_pays_for_none_twice(
-    tmp_path: Path,
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+async def test_a_stopped_mixed_batch_resumes_ending_every_row_once_paying_for_none_twice(
+    tmp_path: Path, stop: signal.Signals
 ) -> None:
     """
-    Killed once a third of a mixed file's rows (some of each API's) are journaled, the
-    same command again
-    ends every row exactly once, each API paid at most once per row (and for every row
-    done), with every done row's files saved, and no key in what it prints.
+    Stopped (SIGKILL, or Ctrl-C: status 130 and how to resume) once a third of a mixed
+    file's rows, some of each API's, are journaled, the same command again ends every
+    row exactly once, each API paid at most once per row and for every row done, with
+    every done row's files saved, and no key in what it prints.
     """
     jobs = tmp_path / "mixed.jsonl"
     jobs.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
@@ -160,22 +161,28 @@ async def test_sigkill_then_resume_ends_every_row_once_and_pays_for_none_twice(
             "--concurrency", "4", "--out", str(out), "--json",
         ]  # fmt: skip
         first = await anyio.open_process(
-            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         async with first:
             with anyio.fail_after(60):
                 while not _part_way(journal):  # noqa: ASYNC110 - another process writes it
                     await anyio.sleep(0.01)
-            first.send_signal(signal.SIGKILL)
+            first.send_signal(stop)
+            assert first.stderr is not None
+            stopped = b"".join([chunk async for chunk in first.stderr]).decode()
             await first.wait()
-        assert -signal.SIGKILL == first.returncode
+        if stop is signal.SIGKILL:
+            assert -signal.SIGKILL == first.returncode
+        else:
+            assert 130 == first.returncode, stopped
+            assert "a1art: interrupted; run the same command again to resume" in stopped
         killed_at = await _paid(banners)
 
         with anyio.fail_after(60):
             second = await anyio.run_process(command, env=environment, check=False)
         paid = await _paid(banners)
 
-    printed = (second.stdout + second.stderr).decode()
+    printed = stopped + (second.stdout + second.stderr).decode()
     assert second.returncode in (0, 6), printed
     assert not any(key in printed for key in KEYS)
     outcomes = {job["key"]: job for job in json.loads(second.stdout)["jobs"]}
