@@ -6,7 +6,7 @@ engine-level jobs whose answers are their results, on asyncio and trio.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import anyio
@@ -18,6 +18,7 @@ from a1art_async._engine._batch import (
     Batch,
     BatchOutcome,
     PrerequisiteFailedError,
+    PrerequisitePendingError,
     ResultFile,
 )
 from a1art_async._engine._cost import CostEstimate
@@ -84,7 +85,7 @@ class FakeJob:
 
 
 async def _run(
-    make: Any, *, concurrency: int = 1, journal: MemoryJournal | None = None
+    make: Any, *, concurrency: int = 1, journal: MemoryJournal | SharedMemory | None = None
 ) -> list[BatchOutcome]:
     scheduler: Scheduler[str] = Scheduler(Done(), PollPolicy(), rng=random.Random(0))
     outcomes: list[BatchOutcome] = []
@@ -185,4 +186,111 @@ async def test_a_job_done_in_an_earlier_run_does_not_wait() -> None:
 
     outcomes = await _run(make, journal=journal)
     assert [("child", JobState.DONE, True)] == [(o.key, o.state, o.from_journal) for o in outcomes]
+    assert [] == order
+
+
+class SharedMemory:
+    """
+    A journal shared by several processes, in memory: read by key, written by
+    compare-and-set (the others' writes are made by the test).
+    """
+
+    def __init__(self, *records: JobRecord) -> None:
+        self.records = {record.key: record for record in records}
+
+    async def open(self) -> None:
+        pass
+
+    async def fetch(self, keys: Sequence[str]) -> dict[str, JobRecord]:
+        return {key: self.records[key] for key in keys if key in self.records}
+
+    async def transition(self, record: JobRecord, expect: Collection[JobState | None]) -> bool:
+        current = self.records.get(record.key)
+        if (None if current is None else current.state) not in expect:
+            return False
+        self.records[record.key] = record
+        return True
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_job_alone_after_a_key_never_added_ends_while_the_batch_is_iterated() -> None:
+    """
+    A batch whose only job is held for a key no job has ends that job failed even when
+    the caller was already waiting for an outcome as the job became held.
+    """
+    order: list[str] = []
+
+    def make(scheduler: Scheduler[str]) -> list[FakeJob]:
+        return [FakeJob("child", scheduler, order, after="missing")]
+
+    outcomes = await _run(make)
+    assert [("child", JobState.FAILED)] == [(o.key, o.state) for o in outcomes]
+    assert "was never added" in str(outcomes[0].error)
+    assert [] == order
+
+
+async def test_a_job_after_one_done_in_an_earlier_run_follows_its_journal_record() -> None:
+    """
+    A dependent job whose prerequisite is not in the batch but is done in the journal
+    runs with that record's task id, as if the prerequisite had ended in this batch.
+    """
+    order: list[str] = []
+    journal = MemoryJournal()
+    journal.put(JobRecord("parent", JobState.DONE, task_id="id-parent", cost=1))
+    jobs: dict[str, FakeJob] = {}
+
+    def make(scheduler: Scheduler[str]) -> list[FakeJob]:
+        jobs["child"] = FakeJob("child", scheduler, order, after="parent")
+        return [jobs["child"]]
+
+    outcomes = await _run(make, journal=journal)
+    assert [("child", JobState.DONE, "child<id-parent")] == [
+        (o.key, o.state, o.task) for o in outcomes
+    ]
+    followed = jobs["child"].followed
+    assert followed is not None
+    assert (True, "id-parent") == (followed.from_journal, followed.task_id)
+
+
+async def test_a_job_after_one_still_running_elsewhere_stays_pending_for_a_later_run() -> None:
+    """
+    With a shared journal in which another process has the prerequisite submitted, the
+    dependent job sends nothing, ends PrerequisitePendingError, and stays pending.
+    """
+    order: list[str] = []
+    shared = SharedMemory(JobRecord("parent", JobState.SUBMITTED, task_id="id-parent", cost=1))
+
+    def make(scheduler: Scheduler[str]) -> list[FakeJob]:
+        return [FakeJob("child", scheduler, order, after="parent")]
+
+    outcomes = await _run(make, journal=shared)
+    assert [("child", JobState.FAILED)] == [(o.key, o.state) for o in outcomes]
+    assert isinstance(outcomes[0].error, PrerequisitePendingError)
+    assert "has not ended yet" in str(outcomes[0].error)
+    assert JobState.PENDING == shared.records["child"].state
+    assert [] == order
+
+
+async def test_a_job_after_one_failed_in_an_earlier_run_fails_unpaid() -> None:
+    """
+    A dependent job whose prerequisite is not in the batch and failed in the journal is
+    not submitted: it ends PrerequisiteFailedError (not pending elsewhere) and stays
+    pending.
+    """
+    order: list[str] = []
+    journal = MemoryJournal()
+    journal.put(JobRecord("parent", JobState.FAILED, task_id="id-parent", error="boom"))
+
+    def make(scheduler: Scheduler[str]) -> list[FakeJob]:
+        return [FakeJob("child", scheduler, order, after="parent")]
+
+    outcomes = await _run(make, journal=journal)
+    error = outcomes[0].error
+    assert (PrerequisiteFailedError, "ended failed") == (
+        type(error),
+        str(error).rsplit("which ", 1)[-1],
+    )
+    assert JobState.PENDING == journal.load()["child"].state
     assert [] == order

@@ -150,6 +150,16 @@ def _add_wait_options(parser: argparse.ArgumentParser, *, wait_flag: str) -> Non
     )
 
 
+def _add_akool_base_url(parser: argparse.ArgumentParser) -> None:
+    # --base-url is a1.art's; the gateway's address comes from GATEWAY_BASE_URL.
+    parser.add_argument(
+        "--akool-base-url",
+        metavar="URL",
+        help="another akool origin for the file's akool rows, e.g. a loopback emulator "
+        "(the key: $AKOOL_API_KEY; gateway rows: $GATEWAY_API_KEY, $GATEWAY_BASE_URL)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """
     The ``a1art`` parser; ``args.handler`` is the name of the command to run.
@@ -280,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="resubmit jobs whose earlier generate may have been charged",
     )
     batch.add_argument("--language", metavar="LANG", help="read apps in this language")
+    _add_akool_base_url(batch)
 
     worker = command(
         "worker",
@@ -312,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds without a worker's heartbeat before its shards are queued again (10)",
     )
+    _add_akool_base_url(worker)
 
     status = command(
         "status", "a distributed batch's board, from its postgresql:// journal", "status"

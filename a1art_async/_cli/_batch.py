@@ -1,16 +1,23 @@
 """
 ``a1art batch JOBS.jsonl|JOBS.csv``: every job of a file through one journaled batch.
 
+A row's ``provider`` (``a1art`` when it names none, ``akool``, ``gateway``) says which
+API runs it; a run opens only the clients its rows need (``_providers``) and runs every
+row through one engine batch: one journal, one credit budget, one board, one summary,
+each job submitted and polled through its own provider's client.
+
 The journal (``JOBS.journal.sqlite`` beside the file unless ``--journal``) records each
 job before and after every step that could spend credits, so running the same command
-again skips what ended, polls what was submitted and pays for no job twice.
-``--estimate`` reads the apps, prints what the jobs would cost (and what is left of a
-journaled run), and spends nothing.
+again skips what ended, polls what was submitted (through the right provider), saves
+what was answered, and pays for no job twice.  ``--estimate`` checks every row as the
+run would, prints what the jobs would cost (and what is left of a journaled run), and
+spends nothing.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,61 +26,35 @@ from typing import Any
 import attrs
 from rich.console import Console
 
-from .._client import AsyncClient
 from .._engine._batch import BatchOutcome, BatchSummary
 from .._engine._cost import CostEstimate
 from .._engine._journal import JobRecord, JobState, SQLiteJournal
-from .._exceptions import A1ArtError, AppError, ValidationError
-from .._generation import GenerateArgs
-from .._models import App
+from .._exceptions import ValidationError
 from ._context import Context
 from ._exit import ExitCode, UsageError, describe, naming
 from ._fields import COLUMNS
-from ._jobs import BadRow, Job, read_jobs
+from ._jobs import PROVIDERS, BadRow, Row, read_jobs
 from ._local import check_journal, check_out
-from ._output import app_kind, table
-from ._progress import Board
-from ._runner import RunJob, RunResult, journal_path, run_jobs
+from ._output import table
+from ._progress import Board, shown_file
+from ._providers import AnyClient, Planned, check_rows, credentials, needed, new_client
+from ._runner import RunResult, journal_path, run_planned
 
 #: Failed jobs listed by name in the text output; the rest are counted.
 LISTED_FAILURES = 20
 
 
-#: Errors reading an app that concern that app alone: the rows that use it fail, the
-#: others run.  Anything else (a bad key, the network) stops the batch.
-_APP_ERRORS = (AppError, ValidationError)
-
-
-async def fetch_apps(
-    client: AsyncClient, jobs: Sequence[Job], language: str | None
-) -> tuple[dict[str, App], dict[str, A1ArtError]]:
-    """
-    The details of every app the jobs use, read once each, before anything is spent,
-    and why each app that cannot be used was refused (unknown, not API-enabled, ...).
-
-    Raises:
-        A1ArtError: Reading an app failed for a reason that is not the app's own.
-    """
-    apps: dict[str, App] = {}
-    refused: dict[str, A1ArtError] = {}
-    for app_id in dict.fromkeys(job.app_id for job in jobs):
-        try:
-            apps[app_id] = await client.apps.get(app_id, language=language)
-        except _APP_ERRORS as error:
-            refused[app_id] = error
-    return apps, refused
-
-
-def _label(app: App) -> str:
-    return app.name or app.id
-
-
 def outcome_json(
-    outcome: BatchOutcome, job: Job | BadRow | None = None, *, error: str | None = None
+    outcome: BatchOutcome,
+    job: Planned | BadRow | None = None,
+    *,
+    error: str | None = None,
+    group: str | None = None,
 ) -> dict[str, Any]:
     """
     One job's outcome as ``--json`` prints it (*error*: the error's line, if not the
-    default one).
+    default one; *group*: its group on the board).  An image that came inline is shown
+    as ``inline image (N bytes)``, never as its base64 text.
     """
     if error is None and outcome.error is not None:
         error = describe(outcome.error)
@@ -81,14 +62,21 @@ def outcome_json(
         "key": outcome.key,
         "state": outcome.state.value,
         "task_id": outcome.task_id,
-        "files": list(outcome.files),
+        "files": [shown_file(file) for file in outcome.files],
         "cost": outcome.cost,
         "from_journal": outcome.from_journal,
         "error": error,
     }
-    if job is not None:
+    if isinstance(job, Planned):
         body["line"] = job.line
+        body["provider"] = job.provider
+        body["app_id"] = job.detail if job.provider == "a1art" else None
+    elif job is not None:
+        body["line"] = job.line
+        body["provider"] = "a1art" if job.group is None else job.group.split()[0]
         body["app_id"] = job.app_id
+    if group is not None:
+        body["group"] = group
     return body
 
 
@@ -111,7 +99,8 @@ class SummaryRow:
 
 def summary_rows(result: RunResult, groups: Mapping[str, str]) -> dict[str, SummaryRow]:
     """
-    The summary's lines by group (app), in the order of the jobs.
+    The summary's lines by group (app, akool kind, gateway model), in the order of the
+    jobs.
     """
     rows: dict[str, SummaryRow] = collections.defaultdict(SummaryRow)
     for group in groups.values():
@@ -135,14 +124,15 @@ def print_summary(
     *,
     kinds: Mapping[str, str],
     explain: Callable[[BatchOutcome], str] | None = None,
+    label: str = "app",
 ) -> None:
     """
-    The summary table: a row per app and a total, then the failed jobs, each with what
-    *explain* says of it (its error's line by default).
+    The summary table: a row per group (headed *label*) and a total, then the failed
+    jobs, each with what *explain* says of it (its error's line by default).
     """
     summary = result.summary
     grid = table(
-        "app",
+        label,
         "kind",
         ">jobs",
         ">done",
@@ -201,55 +191,75 @@ def _paid_before(record: JobRecord) -> bool:
     )
 
 
-async def _estimate(
+def _estimate(
     ctx: Context,
-    client: AsyncClient,
-    jobs: Sequence[Job],
-    apps: Mapping[str, App],
+    planned: Sequence[Planned],
     journal: Path,
     bad: Sequence[BadRow],
+    label: str,
 ) -> ExitCode:
     """
     What running the file would cost, checked row by row as the run would (nothing is
     spent): what earlier runs of the journal already paid, what is left to run, which
-    rows would fail, and whether ``--budget`` covers what is left.
+    rows would fail, and whether ``--budget`` covers what is left.  Credits are each
+    API's own; the budget counts them together, as the run does.
     """
     args = ctx.args
     zero = CostEstimate.exactly(0)
     records = _journal_records(journal)
-    keys = {job.key for job in jobs}
+    keys = {item.key for item in planned}
     paid = {key: r for key, r in records.items() if key in keys and _paid_before(r)}
     ended_unpaid = {
         key for key, r in records.items() if key in keys and key not in paid and r.state.is_final
     }
-    per_app: dict[str, tuple[int, CostEstimate]] = {app_id: (0, zero) for app_id in apps}
+    per_group: dict[tuple[str, str], tuple[str, int, CostEstimate]] = {}
+    per_provider: dict[str, tuple[int, CostEstimate]] = {}
     left_jobs, left = 0, zero
-    for job in jobs:
-        credits = await client.estimate_cost(apps[job.app_id], count=job.count)
-        n, sum_so_far = per_app[job.app_id]
-        per_app[job.app_id] = (n + 1, sum_so_far + credits)
-        if job.key not in paid and job.key not in ended_unpaid:
+    for item in planned:
+        group, n, so_far = per_group.get((item.provider, item.detail), (item.group, 0, zero))
+        per_group[item.provider, item.detail] = (group, n + 1, so_far + item.estimate)
+        jobs, spent = per_provider.get(item.provider, (0, zero))
+        per_provider[item.provider] = (jobs + 1, spent + item.estimate)
+        if item.key not in paid and item.key not in ended_unpaid:
             left_jobs += 1
-            left += credits
-    total = sum((credits for _, credits in per_app.values()), zero)
+            left += item.estimate
+    total = sum((credits for _, _, credits in per_group.values()), zero)
     paid_credits = sum(record.cost for record in paid.values())
     budget = args.budget
     # The run reserves each job's most (see CostEstimate), after what earlier runs spent.
     short = None if budget is None else max(0, paid_credits + left.high - budget)
     document: dict[str, Any] = {
-        "jobs": len(jobs),
+        "jobs": len(planned),
         "credits": total.high,
         "credits_low": total.low,
         "apps": [
             {
-                "app_id": app_id,
-                "name": apps[app_id].name,
+                "app_id": detail,
+                "name": group,
                 "jobs": n,
                 "credits": credits.high,
                 "credits_low": credits.low,
             }
-            for app_id, (n, credits) in per_app.items()
+            for (provider, detail), (group, n, credits) in per_group.items()
+            if provider == "a1art"
         ],
+        "groups": [
+            {
+                "provider": provider,
+                "group": group,
+                "id": detail,
+                "jobs": n,
+                "credits": credits.high,
+                "credits_low": credits.low,
+            }
+            for (provider, detail), (group, n, credits) in per_group.items()
+        ],
+        "providers": {
+            provider: {"jobs": n, "credits": credits.high, "credits_low": credits.low}
+            for provider, (n, credits) in sorted(
+                per_provider.items(), key=lambda item: PROVIDERS.index(item[0])
+            )
+        },
         "journal": str(journal),
         "paid_before": {"jobs": len(paid), "credits": paid_credits},
         "ended": len(paid) + len(ended_unpaid),
@@ -263,11 +273,17 @@ async def _estimate(
     }
 
     def text(console: Console) -> None:
-        grid = table("app", "app id", ">jobs", ">credits", title="Estimate (nothing spent)")
-        for app_id, (n, credits) in per_app.items():
-            grid.add_row(_label(apps[app_id]), app_id, str(n), str(credits))
-        grid.add_row("total", "", str(len(jobs)), str(total), style="bold", end_section=True)
+        heading = "app id" if label == "app" else "id"
+        grid = table(label, heading, ">jobs", ">credits", title="Estimate (nothing spent)")
+        for (_, detail), (group, n, credits) in per_group.items():
+            grid.add_row(group, detail, str(n), str(credits))
+        grid.add_row("total", "", str(len(planned)), str(total), style="bold", end_section=True)
         console.print(grid)
+        if len(per_provider) > 1:
+            parts = [
+                f"{name} {n} jobs, {credits} credits" for name, (n, credits) in per_provider.items()
+            ]
+            console.print("by API (each its own credits): " + "; ".join(parts), markup=False)
         if paid or ended_unpaid:
             console.print(
                 f"earlier runs ({journal}): {len(paid)} jobs paid for, up to "
@@ -293,24 +309,6 @@ async def _estimate(
     return ExitCode.PARTIAL if fails else ExitCode.OK
 
 
-def _unfit(job: Job, apps: Mapping[str, App], refused: Mapping[str, A1ArtError]) -> str | None:
-    """
-    Why *job* cannot run with its app (the app was refused, or the row does not fit the
-    app's forms), in the job file's words; ``None`` if it can.
-
-    Checked here rather than by the batch, so that nothing is journaled for the row:
-    once the row is fixed, running the same command again runs it.
-    """
-    if job.app_id in refused:
-        return f"app {job.app_id}: {describe(refused[job.app_id], COLUMNS)}"
-    try:
-        GenerateArgs(**job.add_arguments()).plan(apps[job.app_id])
-    except ValidationError as error:
-        names = {**COLUMNS, "image": "images"} if job.images is not None else COLUMNS
-        return describe(error, names)
-    return None
-
-
 def _journaled_error(text: str) -> str:
     """
     An error read back from the journal (``ValidationError: size: ...``), in the job
@@ -322,20 +320,21 @@ def _journaled_error(text: str) -> str:
     return describe(ValidationError(found[1], found[2]), COLUMNS)
 
 
-def _empty_result(title: str) -> RunResult:
+def _empty_result(title: str, label: str) -> RunResult:
     """
     The result of running no job (every row was bad).
     """
     summary = BatchSummary(done=0, failed=0, unknown=0, skipped=0, credits_spent=0, wall_time=0)
-    return RunResult((), summary, Board(title))
+    return RunResult((), summary, Board(title, label=label))
 
 
 async def batch(ctx: Context) -> ExitCode:
     """
     ``a1art batch JOBS --concurrency N --journal FILE --out DIR [--budget N] [--estimate]``.
 
-    Rows that cannot run (malformed, a missing image, an app that cannot be used) fail
-    alone, each named by its line and field; the others run.
+    Rows that cannot run (malformed, a missing image, an app that cannot be used, an
+    akool or gateway row its provider refuses) fail alone, each named by its line and
+    field; the others run.
     """
     args = ctx.args
     if args.batch is not None or args.workers is not None or args.shard_size is not None:
@@ -347,63 +346,79 @@ async def batch(ctx: Context) -> ExitCode:
     check_journal(journal, given=args.journal is not None)
     console = ctx.progress_console()
     title = f"a1art batch {jobs_file.name}"
+    # A file of a1.art rows only reads as before: its groups are apps.
+    others = any(isinstance(row, Row) for row in job_file.jobs) or any(
+        row.group is not None for row in job_file.bad
+    )
+    label = "group" if others else "app"
 
     def warn(rows: Sequence[BadRow]) -> None:
         for row in rows:
             console.print(f"a1art: {row.message} (this row fails; the others run)", markup=False)
 
     warn(job_file.bad)
-    apps: dict[str, App] = {}
+    providers = needed(job_file.jobs)
+    for provider, line in providers.items():
+        credentials(ctx, provider, line)  # every key before any client is opened
+    planned: list[Planned] = []
     unfit: list[BadRow] = []
-    jobs: list[Job] = []
-    result = _empty_result(title)
-    if job_file.jobs or args.estimate:
-        async with ctx.client() as client:
-            apps, refused = await fetch_apps(client, job_file.jobs, args.language)
-            for job in job_file.jobs:
-                problem = _unfit(job, apps, refused)
-                if problem is None:
-                    jobs.append(job)
-                else:
-                    unfit.append(BadRow(job.line, job.key, problem, job.app_id))
-            warn(unfit)
-            if args.estimate:
-                bad_rows = [*job_file.bad, *unfit]
-                return await _estimate(ctx, client, jobs, apps, journal, bad_rows)
-            if jobs:
-                planned = [
-                    RunJob(job.key, apps[job.app_id], _label(apps[job.app_id]), job.add_arguments())
-                    for job in jobs
-                ]
-                with naming(COLUMNS):  # the progress lines name a row's fields by column
-                    result = await run_jobs(
-                        client,
-                        planned,
-                        title=title,
-                        console=console,
-                        journal=SQLiteJournal(journal),
-                        concurrency=args.concurrency,
-                        download_to=args.out,
-                        budget=args.budget,
-                        resubmit_unknown=args.resubmit_unknown,
-                        language=args.language,
-                    )
-    return _report(ctx, journal, result, jobs, [*job_file.bad, *unfit], apps)
+    result = _empty_result(title, label)
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, AnyClient] = {}
+        for provider, line in providers.items():
+            client = new_client(ctx, provider, line)
+            await stack.enter_async_context(client)
+            clients[provider] = client
+        if clients:
+            planned, unfit = await check_rows(
+                clients,
+                job_file.jobs,
+                base=jobs_file.parent,
+                language=args.language,
+                bad_rows=job_file.bad,
+            )
+        warn(unfit)
+        if args.estimate:
+            failing = sorted([*job_file.bad, *unfit], key=lambda row: row.line)
+            return _estimate(ctx, planned, journal, failing, label)
+        if planned:
+            with naming(COLUMNS):  # the progress lines name a row's fields by column
+                result = await run_planned(
+                    planned,
+                    list(clients.values()),
+                    title=title,
+                    console=console,
+                    journal=SQLiteJournal(journal),
+                    concurrency=args.concurrency,
+                    download_to=args.out,
+                    budget=args.budget,
+                    resubmit_unknown=args.resubmit_unknown,
+                    board=Board(title, label=label),
+                )
+    return _report(ctx, journal, result, planned, [*job_file.bad, *unfit], label)
+
+
+def _group_of(row: BadRow, apps: Mapping[str, str]) -> str:
+    if row.group is not None:
+        return row.group
+    if row.app_id is None:
+        return "(no app)"
+    return apps.get(row.app_id, row.app_id)
 
 
 def _report(
     ctx: Context,
     journal: Path,
     result: RunResult,
-    jobs: Sequence[Job],
+    planned: Sequence[Planned],
     bad: Sequence[BadRow],
-    apps: Mapping[str, App],
+    label: str,
 ) -> ExitCode:
     """
     Print what the batch did, every row of the file in its order (the rows that could
     not run count as failed), and return the exit status.
     """
-    rows: list[Job | BadRow] = sorted([*jobs, *bad], key=lambda row: row.line)
+    rows: list[Planned | BadRow] = sorted([*planned, *bad], key=lambda row: row.line)
     lines = {row.key: row.line for row in rows}
     summary = attrs.evolve(result.summary, failed=result.summary.failed + len(bad))
     outcomes = sorted(
@@ -412,10 +427,14 @@ def _report(
     )
     result = attrs.evolve(result, outcomes=tuple(outcomes), summary=summary)
     by_key = {outcome.key: outcome for outcome in result.outcomes}
-    groups: dict[str, str] = {}
-    for row in rows:
-        app = apps.get(row.app_id or "")
-        groups[row.key] = _label(app) if app else row.app_id or "(no app)"
+    apps = {item.detail: item.group for item in planned if item.provider == "a1art"}
+    groups = {
+        row.key: row.group if isinstance(row, Planned) else _group_of(row, apps) for row in rows
+    }
+    kinds = {item.group: item.kind for item in planned}
+    for row in bad:
+        if row.group is not None:  # an akool or gateway row: its group names its provider
+            kinds.setdefault(row.group, row.group.split()[0])
 
     def explain(outcome: BatchOutcome) -> str:
         text = outcome.state.value if outcome.error is None else describe(outcome.error, COLUMNS)
@@ -442,15 +461,15 @@ def _report(
                 by_key[row.key],
                 row,
                 error=None if by_key[row.key].error is None else explain(by_key[row.key]),
+                group=groups[row.key],
             )
             for row in rows
             if row.key in by_key
         ],
     }
-    kinds = {_label(app): app_kind(app) for app in apps.values()}
 
     def text(console: Console) -> None:
-        print_summary(console, result, groups, kinds=kinds, explain=explain)
+        print_summary(console, result, groups, kinds=kinds, explain=explain, label=label)
         console.print(f"journal: {journal} (run the same command again to resume)", markup=False)
         if ctx.args.out:
             console.print(f"results: {ctx.args.out}", markup=False)

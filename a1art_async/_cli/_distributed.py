@@ -6,13 +6,20 @@ The command line of distributed batches (the ``postgres`` extra; asyncio only):
 - ``a1art worker --journal postgresql://DSN [--batch NAME] [--until-done]``;
 - ``a1art status --journal postgresql://DSN --batch NAME`` shows the board from the
   database: jobs by state, by worker, credits, shards.
+
+A job file may mix providers (``_jobs``, ``_providers``): each row is journaled with its
+``provider``, and any worker rebuilds its job through that provider's client.  A
+process opens a client per provider it needs (the enqueuing command: as the file's rows
+name them; a worker: for the rows the journal still has to run, and for every provider
+whose key it was given), each with its key's request budget shared through the
+database (one per API key, as every worker with that key uses).
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +32,13 @@ from .._engine._batch import POSTGRES_SCHEMES
 from .._engine._errors import A1ArtError, ValidationError
 from .._engine._journal import JobState
 from .._engine._limiter import RateLimit
-from ._context import Context, scaled_policy
+from ._context import Context
 from ._exit import ExitCode, UsageError, describe
 from ._fields import COLUMNS
-from ._jobs import BadRow, check_readable, stream_jobs
+from ._jobs import PROVIDERS, BadRow, Job, check_readable, column_of, stream_jobs
 from ._local import check_out
 from ._output import table
+from ._providers import APP_ERRORS, AnyClient, configured, credentials, new_client, unfit
 
 if TYPE_CHECKING:
     from ..distributed._enqueue import Incoming
@@ -108,8 +116,8 @@ async def batch(ctx: Context) -> ExitCode:
 
     pool = await open_pool(dsn, size=2 * max(1, workers) + 3)
     try:
-        async with _shared_client(ctx, pool) as client:
-            rows = _checked_rows(client, jobs_file, args.language, refuse)
+        async with SharedClients(ctx, pool) as clients:
+            rows = _checked_rows(clients, jobs_file, args.language, refuse)
             app = make_app()
             async with app.open_async(pool=pool):
                 cursor = await last_ended(pool)
@@ -132,6 +140,10 @@ async def batch(ctx: Context) -> ExitCode:
                 refuse(f"{more} more rows repeat a key", rows=more)
             counters = None
             if workers > 0:
+                # Every provider whose rows the batch still has to run (an earlier
+                # enqueue's too): without its client here, they would wait for ever.
+                for provider in await moving_providers(pool, name):
+                    await clients.get(provider)
                 options = WorkerOptions(
                     batch=name,
                     until_done=True,
@@ -143,7 +155,7 @@ async def batch(ctx: Context) -> ExitCode:
                     stop = anyio.Event()
                     group.start_soon(_follow, pool, name, cursor, stop, console)
                     try:
-                        counters = await work(pool, {"a1art": client}, dsn, worker_name(), options)
+                        counters = await work(pool, clients.opened, dsn, worker_name(), options)
                     finally:
                         stop.set()
             board = await batch_status(pool, name)
@@ -196,72 +208,117 @@ async def batch(ctx: Context) -> ExitCode:
     return ExitCode.PARTIAL if failed_rows or unfinished else ExitCode.OK
 
 
-@contextlib.asynccontextmanager
-async def _shared_client(ctx: Context, pool: Any) -> AsyncIterator[AsyncClient]:
+class SharedClients:
     """
-    A client from the global options whose request budget is the key's shared one (a
-    row in the database, as every ``a1art worker`` with this key uses).
+    A distributed command's clients, one per provider, opened when first needed, each
+    on its key's request budget shared through the database (the row every worker
+    with that key uses); all closed when the block ends.
     """
-    from ..distributed._tokens import SharedTokenSource
 
-    key = ctx.api_key
-    ctx.configure_logging(key)
-    budget = RateLimit()
-    async with (
-        SharedTokenSource(pool, key, budget) as source,
-        AsyncClient(
-            api_key=key,
-            base_url=ctx.args.base_url,
-            region=ctx.args.region,
-            poll_policy=scaled_policy(ctx.args.time_scale),
-            transport=ctx.transport,
-            rate_limit=budget,
-            token_source=source,
-        ) as client,
-    ):
-        yield client
+    def __init__(self, ctx: Context, pool: Any) -> None:
+        self._ctx = ctx
+        self._pool = pool
+        self._stack = contextlib.AsyncExitStack()
+        #: The clients opened so far, by provider.
+        self.opened: dict[str, AnyClient] = {}
+
+    async def __aenter__(self) -> SharedClients:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._stack.__aexit__(*exc_info)
+
+    async def get(self, provider: str, line: int | None = None) -> AnyClient:
+        """
+        *provider*'s client, opened the first time.
+
+        Raises:
+            UsageError: Its key (or address) is missing; *line* is the row that needs it.
+        """
+        found = self.opened.get(provider)
+        if found is not None:
+            return found
+        from ..distributed._tokens import SharedTokenSource
+
+        key, _ = credentials(self._ctx, provider, line)
+        budget = RateLimit()
+        source = await self._stack.enter_async_context(SharedTokenSource(self._pool, key, budget))
+        client = new_client(self._ctx, provider, line, rate_limit=budget, token_source=source)
+        await self._stack.enter_async_context(client)
+        self.opened[provider] = client
+        return client
+
+
+async def moving_providers(pool: Any, batch: str | None) -> list[str]:
+    """
+    The providers of the jobs that can still move in *batch* (in every batch for
+    ``None``), in the order clients are opened.
+    """
+    async with pool.connection() as connection:
+        found = await connection.execute(
+            "SELECT DISTINCT provider FROM a1art_jobs WHERE state = ANY(%s)"
+            " AND (%s::text IS NULL OR batch = %s)",
+            (["pending", "submitting", "submitted", "answered"], batch, batch),
+        )
+        names = {str(name) for (name,) in await found.fetchall()}
+    return [name for name in (*PROVIDERS, *sorted(names)) if name in names]
 
 
 async def _checked_rows(
-    client: AsyncClient,
+    clients: SharedClients,
     path: Path,
     language: str | None,
     refuse: Callable[[str], None],
 ) -> AsyncIterator[Incoming]:
     """
-    The file's rows that can run, as journal rows, a line at a time; each app's details
-    are read once (free), when a row first names it, and a row that cannot run is
-    refused alone (``refuse`` says why).
+    The file's rows that can run, as journal rows, a line at a time; each provider's
+    client is opened when a row first names it, each a1.art app's details are read once
+    (free), when a row first names it, and a row that cannot run is refused alone
+    (``refuse`` says why).
     """
     from .._models import App
     from ..distributed._enqueue import Incoming
-    from ..distributed._providers import DEFAULT_PROVIDER, provider
-    from ._batch import _APP_ERRORS, _unfit
+    from ..distributed._providers import provider
 
-    spec = provider(DEFAULT_PROVIDER)
     apps: dict[str, App] = {}
     refused: dict[str, A1ArtError] = {}
     for item in stream_jobs(path):
         if isinstance(item, BadRow):
             refuse(item.message)
             continue
+        if not isinstance(item, Job):
+            client = await clients.get(item.provider, item.line)
+            spec = provider(item.provider)
+            try:
+                # Built as a worker will build it: what it refuses is refused now.
+                spec.job(client, item.key, item.fields)
+                _, params = spec.params(None, item.fields)
+            except ValidationError as error:
+                column = column_of(item.provider, error.field, item.fields)
+                refuse(BadRow(item.line, item.key, f"{column}: {error.reason}").message)
+                continue
+            yield Incoming(item.key, item.provider, params, line=item.line, derived=item.derived)
+            continue
+        a1art = await clients.get("a1art", item.line)
+        assert isinstance(a1art, AsyncClient)
         if item.app_id not in apps and item.app_id not in refused:
             try:
-                apps[item.app_id] = await client.apps.get(item.app_id, language=language)
-            except _APP_ERRORS as error:
+                apps[item.app_id] = await a1art.apps.get(item.app_id, language=language)
+            except APP_ERRORS as error:
                 refused[item.app_id] = error
-        problem = _unfit(item, apps, refused)
+        problem = unfit(item, apps, refused)
         if problem is not None:
             refuse(BadRow(item.line, item.key, problem, item.app_id).message)
             continue
         try:
-            _, params = spec.params(item.app_id, item.add_arguments())
+            _, params = provider("a1art").params(item.app_id, item.add_arguments())
         except ValidationError as error:
             refuse(BadRow(item.line, item.key, describe(error, COLUMNS), item.app_id).message)
             continue
         if language is not None:
             params["language"] = language
-        yield Incoming(item.key, DEFAULT_PROVIDER, params, line=item.line, derived=item.derived)
+        yield Incoming(item.key, "a1art", params, line=item.line, derived=item.derived)
 
 
 async def _ended_before(pool: Any, batch: str, cursor: int) -> int:
@@ -301,12 +358,10 @@ async def worker(ctx: Context) -> ExitCode:
     args = ctx.args
     dsn = _dsn(ctx)
     check_out(args.out)
-    key = ctx.api_key
-    ctx.configure_logging(key)
     stop = anyio.Event()
     async with anyio.create_task_group() as group:
         await group.start(_stop_on_sigterm, stop)
-        report = await _run_worker(ctx, dsn, key, stop)
+        report = await _run_worker(ctx, dsn, stop)
         group.cancel_scope.cancel()
     document = {
         "worker": report.name,
@@ -353,12 +408,20 @@ async def _stop_on_sigterm(
             return
 
 
-async def _run_worker(ctx: Context, dsn: str, key: str, stop: anyio.Event) -> WorkerReport:
-    from ..distributed._run import run_worker
+async def _run_worker(ctx: Context, dsn: str, stop: anyio.Event) -> WorkerReport:
+    """
+    One worker's life: a client for each provider whose jobs the journal still has to
+    run (its key is then required) and for each other provider whose key was given,
+    then shards until stopped (or, with ``--until-done``, until none is left).
+    """
+    from ..distributed._database import open_pool, require_asyncio
+    from ..distributed._journal import worker_name
+    from ..distributed._run import WorkerReport
+    from ..distributed._worker import WorkerOptions, work
 
+    require_asyncio("a1art worker")
     args = ctx.args
-    return await run_worker(
-        dsn,
+    options = WorkerOptions(
         batch=args.batch,
         until_done=args.until_done,
         shards=args.shards,
@@ -366,13 +429,44 @@ async def _run_worker(ctx: Context, dsn: str, key: str, stop: anyio.Event) -> Wo
         download_to=args.out,
         heartbeat=args.heartbeat,
         stalled_after=args.stalled_after,
-        api_key=key,
-        base_url=args.base_url,
-        region=args.region,
-        poll_policy=scaled_policy(args.time_scale),
-        transport=ctx.transport,
-        stop=stop,
     )
+    name = worker_name()
+    pool = await open_pool(dsn, size=2 * args.shards + 3)
+    try:
+        async with SharedClients(ctx, pool) as clients:
+            await _open_for_worker(ctx, clients, await moving_providers(pool, args.batch))
+            counters = await work(pool, clients.opened, dsn, name, options, stop)
+    finally:
+        await pool.close()
+    return WorkerReport(
+        name=name,
+        done=counters.done,
+        failed=counters.failed,
+        unknown=counters.unknown,
+        held=counters.held,
+        shards=counters.shards,
+        round_trips=counters.round_trips,
+    )
+
+
+async def _open_for_worker(ctx: Context, clients: SharedClients, moving: Collection[str]) -> None:
+    """
+    Open the clients a worker needs: its jobs' providers must have their keys; any
+    other provider whose key was given is opened too (a batch enqueued later may need
+    it).
+
+    Raises:
+        UsageError: A provider of the journal's jobs has no key, or no key was given
+            at all.
+    """
+    for provider in PROVIDERS:
+        if provider in moving or configured(ctx, provider):
+            await clients.get(provider)
+    if not clients.opened:
+        raise UsageError(
+            "no API key: pass --api-key or set A1ART_API_KEY (AKOOL_API_KEY, "
+            "GATEWAY_API_KEY with GATEWAY_BASE_URL for the other providers' jobs)"
+        )
 
 
 async def status(ctx: Context) -> ExitCode:

@@ -1,7 +1,14 @@
 """
 Job files for ``a1art batch``: JSON Lines or CSV, one generation per line or row.
 
-Fields (JSONL keys, CSV columns); only ``app`` is required:
+A row's ``provider`` names the API that runs it: ``a1art`` (the default, when the row
+has none), ``akool`` or ``gateway``.  An akool or gateway row becomes a :class:`Row`,
+checked in full by its provider once its client is open (``akool/_rows.py``,
+``gateway/_rows.py``); a CSV file takes them only when its header has a ``provider``
+column (then the columns of every provider are known, and each row may fill only its
+own provider's).  An a1.art row becomes a :class:`Job`.
+
+a1.art fields (JSONL keys, CSV columns); only ``app`` is required:
 
 ==========  ================================================================
 ``app``     the app id (``app_id`` is accepted too)
@@ -20,7 +27,10 @@ Fields (JSONL keys, CSV columns); only ``app`` is required:
 
 A derived key is a hash of what the job asks for, so re-running the same file (even
 with rows added or reordered) matches every job to its journal entry; identical jobs
-get ``-2``, ``-3``... after the first.
+get ``-2``, ``-3``... after the first.  An a1.art job's is ``job-`` and 16 hex digits
+(as before other providers' rows were taken, so that journals of earlier runs still
+match); an akool or gateway row's starts with its provider (``akool-``, ``gateway-``),
+and an akool press's is ``<press>-<button>``.  Keys are unique across providers.
 
 One bad row fails alone: a line that is not JSON, a missing or non-string ``app``, a
 bad ``count``, a field of the wrong type, an image file that is missing or unreadable,
@@ -31,6 +41,7 @@ with an unknown column) is a :class:`UsageError`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -42,8 +53,11 @@ from typing import Any
 import attrs
 
 from .._engine._batch import BatchOutcome
+from .._engine._errors import ValidationError
 from .._engine._journal import JobState
 from .._generation import GenerateOptions
+from ..akool import _rows as akool_rows
+from ..gateway import _rows as gateway_rows
 from ._exit import UsageError
 from ._local import input_problem
 
@@ -65,6 +79,17 @@ _FIELDS = (
 )
 #: Images per job, and images per generation, as the SDK checks them.
 _MAX_COUNT = 4
+#: The provider of a row that names none.
+DEFAULT_PROVIDER = "a1art"
+#: Every provider a row may name, in the order their clients are opened.
+PROVIDERS = ("a1art", "akool", "gateway")
+#: The columns of each provider's rows besides ``provider`` (a CSV file with a
+#: ``provider`` column takes all of them).
+_COLUMNS: dict[str, frozenset[str]] = {
+    "a1art": frozenset(_FIELDS),
+    "akool": akool_rows.CREATE_COLUMNS | akool_rows.PRESS_COLUMNS,
+    "gateway": gateway_rows.ROW_COLUMNS,
+}
 
 
 @attrs.frozen
@@ -106,6 +131,59 @@ class Job:
 
 
 @attrs.frozen
+class Row:
+    """
+    An akool or gateway row: what its provider's ``batch_job`` takes, with its key.
+
+    Attributes:
+        key: Its key in the journal (its own, or derived).
+        provider: ``akool`` or ``gateway``.
+        line: Its line in the file.
+        fields: The row as written, without ``provider`` and ``key``.
+        derived: The key was derived: identical rows are numbered apart.
+    """
+
+    key: str
+    provider: str
+    line: int
+    fields: Mapping[str, Any]
+    derived: bool = attrs.field(default=False, eq=False)
+
+    @property
+    def after(self) -> str | None:
+        """
+        For an akool press: the key of the row whose image it presses on.
+        """
+        parent = self.fields.get("press") if self.provider == "akool" else None
+        return parent if isinstance(parent, str) else None
+
+    @property
+    def group(self) -> str:
+        """
+        Its line of the board and the summary: ``akool create``, ``akool press``, or
+        ``gateway`` and the model.
+        """
+        return row_group(self.provider, self.fields)
+
+    def row(self) -> dict[str, Any]:
+        """
+        The row as its provider's ``batch_job`` takes it.
+        """
+        return {**self.fields, "provider": self.provider, "key": self.key}
+
+
+def row_group(provider: str, fields: Mapping[str, Any]) -> str:
+    """
+    The board's group of an akool or gateway row: ``akool create``, ``akool press``, or
+    ``gateway`` and the model.
+    """
+    if provider == "akool":
+        return "akool press" if "press" in fields else "akool create"
+    model = fields.get("model")
+    return f"gateway {model.strip()}" if isinstance(model, str) and model.strip() else "gateway"
+
+
+@attrs.frozen
 class BadRow:
     """
     A row that cannot run: it fails alone, and the other rows run.
@@ -114,13 +192,15 @@ class BadRow:
         line: Its line in the file.
         key: Its ``key`` if it has a usable one, else ``line-N``.
         reason: What is wrong, starting with the field (``count: must be...``).
-        app_id: Its app, if it names one.
+        app_id: Its app, if it names one (an a1.art row).
+        group: Its group on the board, for an akool or gateway row.
     """
 
     line: int
     key: str
     reason: str
     app_id: str | None = None
+    group: str | None = None
 
     @property
     def message(self) -> str:
@@ -142,7 +222,7 @@ class JobFile:
     A job file read: the jobs that can run, and the rows that cannot, in file order.
     """
 
-    jobs: tuple[Job, ...]
+    jobs: tuple[Job | Row, ...]
     bad: tuple[BadRow, ...]
 
     @property
@@ -164,8 +244,8 @@ class _RowError(Exception):
 
 def read_jobs(path: Path) -> JobFile:
     """
-    Read a job file: each row becomes a :class:`Job`, or a :class:`BadRow` saying what
-    is wrong with it.
+    Read a job file: each row becomes a :class:`Job` (a1.art), a :class:`Row` (akool,
+    gateway), or a :class:`BadRow` saying what is wrong with it.
 
     Raises:
         UsageError: The file cannot be read, has no rows, or (CSV) its header has a
@@ -177,7 +257,7 @@ def read_jobs(path: Path) -> JobFile:
         raise UsageError(f"cannot read the jobs file {str(path)!r}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise UsageError(f"the jobs file {str(path)!r} is not UTF-8 text") from None
-    jobs: list[Job] = []
+    jobs: list[Job | Row] = []
     bad: list[BadRow] = []
     for item in _parse(path, text.splitlines(), _is_jsonl(path, text)):
         if isinstance(item, BadRow):
@@ -210,10 +290,10 @@ def check_readable(path: Path) -> None:
         raise UsageError(f"cannot read the jobs file {str(path)!r}: {error.strerror}") from None
 
 
-def stream_jobs(path: Path) -> Iterator[Job | BadRow]:
+def stream_jobs(path: Path) -> Iterator[Job | Row | BadRow]:
     """
     Read a job file a line at a time, for files larger than memory: each row as a
-    :class:`Job` or a :class:`BadRow`, in file order.
+    :class:`Job`, a :class:`Row` or a :class:`BadRow`, in file order.
 
     Unlike :func:`read_jobs`, keys are not compared across rows (that needs every key at
     once): a derived key is yielded as derived (``Job.derived``), and the reader of the
@@ -247,27 +327,91 @@ def _is_jsonl(path: Path, head: str) -> bool:
     )
 
 
-def _parse(path: Path, lines: Iterable[str], jsonl: bool) -> Iterator[Job | BadRow]:
+def _parse(path: Path, lines: Iterable[str], jsonl: bool) -> Iterator[Job | Row | BadRow]:
     rows = _jsonl_rows(lines) if jsonl else _csv_rows(lines, path)
     for line, row in rows:
         if isinstance(row, BadRow):
             yield row
             continue
         try:
-            yield _job(line, row, path.parent)
+            provider = _provider(row)
+            if provider == DEFAULT_PROVIDER:
+                yield _job(line, {k: v for k, v in row.items() if k != "provider"}, path.parent)
+            else:
+                yield _provider_row(line, row, provider)
         except _RowError as error:
             yield _bad(line, row, str(error))
+
+
+def _provider(row: Mapping[str, Any]) -> str:
+    value = row.get("provider")
+    if value is None or value == "":
+        return DEFAULT_PROVIDER
+    if not isinstance(value, str):
+        raise _RowError("provider", f"must be a string, got {json.dumps(value)}")
+    if value not in PROVIDERS:
+        raise _RowError("provider", f"unknown provider {value!r}; known: {', '.join(PROVIDERS)}")
+    return value
 
 
 def _bad(line: int, row: Mapping[str, Any], reason: str) -> BadRow:
     key = row.get("key", row.get("id"))
     app = row.get("app", row.get("app_id"))
+    provider = str(row.get("provider"))
+    other = provider in PROVIDERS and provider != DEFAULT_PROVIDER
     return BadRow(
         line=line,
         key=key if isinstance(key, str) and key else f"line-{line}",
         reason=reason,
-        app_id=app if isinstance(app, str) and app else None,
+        app_id=app if isinstance(app, str) and app and not other else None,
+        group=row_group(provider, row) if other else None,
     )
+
+
+def column_of(provider: str, field: str, fields: Mapping[str, Any]) -> str:
+    """
+    How a job file names the field of a provider's ``ValidationError`` about a row with
+    *fields*: a gateway parameter given in ``params`` is ``params.NAME``.
+    """
+    own = field in ("model", "key", "params", "provider") or (
+        field == "prompt" and "prompt" in fields
+    )
+    return field if provider != "gateway" or own else f"params.{field}"
+
+
+def _columns(provider: str, fields: Mapping[str, Any]) -> frozenset[str]:
+    if provider == "akool":
+        press = "press" in fields
+        return akool_rows.PRESS_COLUMNS if press else akool_rows.CREATE_COLUMNS
+    return gateway_rows.ROW_COLUMNS
+
+
+def _provider_row(line: int, row: Mapping[str, Any], provider: str) -> Row:
+    """
+    An akool or gateway row with its key; the rest is checked by its provider once its
+    client is open.
+    """
+    key = row.get("key")
+    if key is not None and (not isinstance(key, str) or not key.strip()):
+        raise _RowError("key", f"must be a non-empty string, got {json.dumps(key)}")
+    fields = {name: value for name, value in row.items() if name not in ("provider", "key")}
+    known = _columns(provider, fields)
+    unknown = sorted(set(row) - known)
+    if unknown:
+        raise _RowError(
+            ", ".join(unknown),
+            f"unknown field(s) of {'an akool' if provider == 'akool' else 'a gateway'} row; "
+            f"known: {', '.join(sorted(known))}",
+        )
+    if key is None:
+        try:
+            if provider == "akool":
+                key = akool_rows.row_key(fields)
+            else:
+                key = gateway_rows.row_key({**fields, "provider": provider})
+        except ValidationError as error:
+            raise _RowError(column_of(provider, error.field, fields), error.reason) from None
+    return Row(key.strip(), provider, line, fields, derived=row.get("key") is None)
 
 
 def _jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
@@ -290,11 +434,16 @@ def _csv_rows(lines: Iterable[str], path: Path) -> Iterator[tuple[int, dict[str,
     if reader.fieldnames is None:
         return
     header = [name.strip() for name in reader.fieldnames]
-    unknown = [name for name in header if name and name not in _FIELDS]
+    # Without a provider column, every row is an a1.art job (as before other providers'
+    # rows were taken): a column of another provider is a mistake in the whole file.
+    known = (
+        sorted({"provider"}.union(*_COLUMNS.values())) if "provider" in header else list(_FIELDS)
+    )
+    unknown = [name for name in header if name and name not in known]
     if unknown:
         raise UsageError(
             f"the jobs file {str(path)!r}: unknown column(s) {', '.join(unknown)}; "
-            f"known: {', '.join(_FIELDS)}"
+            f"known: {', '.join(known)}"
         )
     reader.fieldnames = header
     for row in reader:
@@ -306,8 +455,13 @@ def _csv_rows(lines: Iterable[str], path: Path) -> Iterator[tuple[int, dict[str,
         if not any(cells.values()):
             continue
         present: dict[str, Any] = {name: value for name, value in cells.items() if value}
-        if "images" in present:
+        provider = present.get("provider", DEFAULT_PROVIDER)
+        if "images" in present and provider == DEFAULT_PROVIDER:
             present["images"] = [part.strip() for part in present["images"].split(";")]
+        if "params" in present and provider == "gateway":
+            # A JSON object in one cell; anything else is refused by the row's check.
+            with contextlib.suppress(ValueError):
+                present["params"] = json.loads(present["params"])
         yield reader.line_num, present
 
 
@@ -397,13 +551,14 @@ def _derived_key(given: Mapping[str, Any]) -> str:
     return "job-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _unique(jobs: Iterable[Job]) -> tuple[list[Job], list[BadRow]]:
+def _unique(jobs: Iterable[Job | Row]) -> tuple[list[Job | Row], list[BadRow]]:
     """
-    The jobs with derived keys numbered apart; a row whose key an earlier row has is bad.
+    The jobs with derived keys numbered apart; a row whose key an earlier row has (of
+    any provider) is bad.
     """
     used: dict[str, int] = {}
     repeats: dict[str, int] = {}
-    result: list[Job] = []
+    result: list[Job | Row] = []
     repeated: list[BadRow] = []
     for job in jobs:
         key = job.key
@@ -413,7 +568,10 @@ def _unique(jobs: Iterable[Job]) -> tuple[list[Job], list[BadRow]]:
                 key = f"{key}-{repeats[key]}"
         if key in used:
             reason = f"key: {key!r} is used by line {used[key]} too"
-            repeated.append(BadRow(job.line, f"line-{job.line}", reason, job.app_id))
+            if isinstance(job, Job):
+                repeated.append(BadRow(job.line, f"line-{job.line}", reason, job.app_id))
+            else:
+                repeated.append(BadRow(job.line, f"line-{job.line}", reason, group=job.group))
             continue
         used[key] = job.line
         result.append(job if key == job.key else attrs.evolve(job, key=key))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import enum
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -87,14 +88,17 @@ def elapsed_text(seconds: float) -> str:
 
 class Board:
     """
-    Where every job of a batch stands, by group (app), and the credits spent.
+    Where every job of a batch stands, by group (an a1.art app, an akool kind, a gateway
+    model), and the credits spent.
 
     Args:
         title: The first line of the live display.
+        label: The heading of the groups' column.
     """
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, label: str = "app") -> None:
         self.title = title
+        self.label = label
         self.started = time.monotonic()
         self.stopped: float | None = None
         self._jobs: dict[str, _Job] = {}
@@ -229,7 +233,7 @@ class Board:
         The live display: a table by group, a progress bar, and the latest outcomes.
         """
         grid = Table(title=self.title, title_justify="left", title_style="bold")
-        grid.add_column("app")
+        grid.add_column(self.label)
         for phase in Phase:
             grid.add_column(phase.value, justify="right", header_style=_STYLES[phase])
         grid.add_column("credits", justify="right")
@@ -263,6 +267,23 @@ def _cells(counts: dict[Phase, int]) -> list[Text]:
     ]
 
 
+def shown_file(file: str) -> str:
+    """
+    A result file as it is printed: a path or URL as it is, an image that came inline
+    (a ``data:`` URL, as the journal keeps one until it is saved) as ``inline image
+    (N bytes)``, never its whole base64 text.
+    """
+    if not file.startswith("data:"):
+        return file
+    head, _, body = file.partition(",")
+    if head.endswith(";base64"):
+        body = body.strip()
+        size = len(body) * 3 // 4 - (len(body) - len(body.rstrip("=")))
+    else:
+        size = len(urllib.parse.unquote_to_bytes(body))
+    return f"inline image ({size} bytes)"
+
+
 def outcome_text(outcome: BatchOutcome, group: str) -> Text:
     """
     One line for a finished job: its state, key, app, and files or error.
@@ -275,7 +296,7 @@ def outcome_text(outcome: BatchOutcome, group: str) -> Text:
     line.append(f"{group}  ", style="dim")
     if ok:
         files = outcome.files
-        shown = files[0] if files else "(no files)"
+        shown = shown_file(files[0]) if files else "(no files)"
         line.append(shown + (f" (+{len(files) - 1})" if len(files) > 1 else ""))
     elif outcome.error is not None:
         line.append(describe(outcome.error))

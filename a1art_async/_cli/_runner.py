@@ -1,6 +1,8 @@
 """
-Running a list of jobs through ``client.batch`` while a :class:`Board` shows where each
-stands.  Used by ``a1art batch`` and ``a1art demo``.
+Running a list of jobs through one batch while a :class:`Board` shows where each stands:
+a1.art jobs through ``client.batch`` (``a1art demo``), or the checked rows of a job file
+of any providers through one engine batch (``a1art batch``), each job submitted and
+polled through its own provider's client.
 
 The board follows the batch's events (``on_event``): a job is *submitted* when its task
 is created (or picked up from the journal), *running* when its polls see it leave the
@@ -10,8 +12,9 @@ trouble.  It sends no request of its own: the events come from the batch's own p
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anyio
@@ -19,11 +22,14 @@ import attrs
 from rich.console import Console
 
 from .._client import AsyncClient
-from .._engine._batch import BatchOutcome, BatchSummary
+from .._engine._batch import Batch, BatchOutcome, BatchSummary, ResultFile
+from .._engine._download import safe_stem, save_bytes
+from .._engine._events import Listeners
 from .._engine._journal import JournalStore
 from .._generation import GenerateOptions
 from .._models import App
 from ._progress import REFRESH, Board, BoardDisplay
+from ._providers import AnyClient, Planned
 
 
 @attrs.frozen
@@ -97,28 +103,132 @@ async def run_jobs(
     board = board or Board(title)
     for job in jobs:
         board.add(job.key, job.group)
+    batch = client.batch(
+        concurrency=concurrency,
+        journal=journal,
+        download_to=download_to,
+        budget=budget,
+        resubmit_unknown=resubmit_unknown,
+        language=language,
+        on_event=board.on_event,
+    )
+
+    def add() -> None:
+        for job in jobs:
+            batch.add(job.app, key=job.key, **job.arguments)
+
+    return await _drive(batch, add, board, console)
+
+
+async def run_planned(
+    planned: Sequence[Planned],
+    clients: Sequence[AnyClient],
+    *,
+    title: str,
+    console: Console,
+    journal: JournalStore,
+    concurrency: int = 8,
+    download_to: str | os.PathLike[str] | None = None,
+    budget: int | None = None,
+    resubmit_unknown: bool = False,
+    board: Board | None = None,
+) -> RunResult:
+    """
+    Run checked rows of any providers as one engine batch (one journal, one budget, one
+    board), with progress on *console*.
+
+    Each job is submitted and polled through its own provider's client; the batch
+    follows the events of every client (its jobs' polls, and requests being retried).
+    Downloads go through the first client's connection pool, which carries no
+    credentials (each client sends its key to its own API only).
+
+    Args:
+        planned: The checked rows, in the order they are added.
+        clients: The open clients of the rows' providers (at least one).
+        title, console, journal, concurrency, download_to, budget, resubmit_unknown,
+            board: As for :func:`run_jobs`.
+    """
+    board = board or Board(title, label="group")
+    for item in planned:
+        board.add(item.key, item.group)
+    relay = Listeners()
+    with contextlib.ExitStack() as stack:
+        for client in clients:
+            stack.enter_context(client.listening(relay.emit))
+        batch = Batch(
+            http=clients[0].http,
+            retry=clients[0].retry,
+            listeners=relay,
+            concurrency=concurrency,
+            journal=journal,
+            download_to=download_to,
+            budget=budget,
+            resubmit_unknown=resubmit_unknown,
+            on_event=board.on_event,
+        )
+
+        def add() -> None:
+            for item in planned:
+                batch.add_job(item.job)
+
+        save_to = None if download_to is None else Path(download_to)
+        return await _drive(batch, add, board, console, save_to=save_to)
+
+
+async def _drive(
+    batch: Batch,
+    add: Callable[[], None],
+    board: Board,
+    console: Console,
+    *,
+    save_to: Path | None = None,
+) -> RunResult:
+    """
+    Open *batch*, *add* its jobs, and follow it to the end on the board; with *save_to*,
+    inline images that earlier runs journaled without saving are saved there too (see
+    :func:`save_inline`).
+    """
     outcomes: list[BatchOutcome] = []
     with BoardDisplay(board, console) as display:
         async with anyio.create_task_group() as group:
-            async with client.batch(
-                concurrency=concurrency,
-                journal=journal,
-                download_to=download_to,
-                budget=budget,
-                resubmit_unknown=resubmit_unknown,
-                language=language,
-                on_event=board.on_event,
-            ) as batch:
+            async with batch:
                 group.start_soon(_redraw, display)
-                for job in jobs:
-                    batch.add(job.app, key=job.key, **job.arguments)
+                add()
                 async for outcome in batch:
+                    if save_to is not None:
+                        outcome = await save_inline(outcome, save_to)
                     board.finish(outcome)
                     display.outcome(outcome)
                     outcomes.append(outcome)
                 summary = batch.summary
             group.cancel_scope.cancel()
     return RunResult(tuple(outcomes), summary, board)
+
+
+async def save_inline(outcome: BatchOutcome, directory: Path) -> BatchOutcome:
+    """
+    A job that was done in an earlier run without a folder to save to keeps the images
+    that came inline (a gateway's bytes) only in the journal, as ``data:`` URLs: with a
+    folder now, they are saved there (``<key>-<n>``, as the batch names files), and the
+    outcome names the files.  Anything else is returned as it is: a result URL of an
+    earlier run is not downloaded again (it may have expired; the journal keeps it).
+
+    The journal keeps the ``data:`` URLs (a batch writes no record of a job that had
+    ended), so every such run writes the same files again, in place.
+    """
+    if not outcome.from_journal or not outcome.ok:
+        return outcome
+    if not any(file.startswith("data:") for file in outcome.files):
+        return outcome
+    files: list[str] = []
+    for index, file in enumerate(outcome.files):
+        if file.startswith("data:"):
+            inline = ResultFile.from_url(file)
+            stem = f"{safe_stem(outcome.key)}-{index}"
+            path = await save_bytes(inline.data or b"", directory, stem, inline.content_type)
+            file = str(path)
+        files.append(file)
+    return attrs.evolve(outcome, files=tuple(files))
 
 
 async def _redraw(display: BoardDisplay) -> None:

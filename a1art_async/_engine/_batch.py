@@ -27,7 +27,11 @@ A job may run *after* another job of the batch (an akool button press on an imag
 an earlier row generates): it names that job's key in an ``after`` attribute and is held,
 without taking a worker slot, until that job's outcome is out; then ``follow(outcome)``
 is called and it runs like any other.  If that job does not end done, the held job ends
-failed (:class:`PrerequisiteFailedError`) and stays pending in the journal.
+failed (:class:`PrerequisiteFailedError`) and stays pending in the journal.  When that
+job is not in the batch, its journal record decides: done in an earlier run (or by
+another process sharing the journal, which may run it in another shard), it is followed
+as if it had ended here; still on its way in a shared journal, the held job ends
+:class:`PrerequisitePendingError` and stays pending, for a later run.
 """
 
 from __future__ import annotations
@@ -283,6 +287,14 @@ class PrerequisiteFailedError(A1ArtError):
     """
 
 
+class PrerequisitePendingError(PrerequisiteFailedError):
+    """
+    The job it runs after is not in this batch, and the shared journal says it has not
+    ended yet (another process runs it): this job stays pending, and a later run of it
+    may go ahead.
+    """
+
+
 class OutcomeUnknownFromJournal(OutcomeUnknown):
     """
     An earlier run sent this job's paid request and stopped before recording the
@@ -369,6 +381,8 @@ class Batch:
         # Jobs held until the job they run after ends, by that job's key.
         self._after_waiters: dict[str, list[anyio.Event]] = {}
         self._ended: dict[str, BatchOutcome] = {}
+        # Set once the caller iterates: jobs are no longer only being added.
+        self._iterating = False
         self._committed = 0
         self._counts = dict.fromkeys(
             ("done", "failed", "unknown", "skipped", "spent", "spent_low"), 0
@@ -484,6 +498,7 @@ class Batch:
         self._journal.remember(records)
 
     async def __aiter__(self) -> AsyncIterator[BatchOutcome]:
+        self._iterating = True
         while self._unfinished > 0:
             self._release_orphans()
             outcome = await self._out_receive.receive()
@@ -577,27 +592,39 @@ class Batch:
     async def _hold(self, job: Job, after: str, sender: MemoryObjectSendStream[Job]) -> None:
         """
         Queue *job* once the job it runs after has ended done (at once when its own
-        journal record shows it went further than pending in an earlier run).
+        journal record shows it went further than pending in an earlier run).  A job it
+        runs after that is not in this batch is judged by its journal record: done in an
+        earlier run (or by another process sharing the journal), it is followed as if it
+        had ended here.
         """
         with sender:
             record = self._journal.get(job.key)
             if record is None or record.state is JobState.PENDING:
-                outcome = self._ended.get(after)
+                outcome, recorded = await self._prerequisite(after)
                 if outcome is None:
                     event = anyio.Event()
                     self._after_waiters.setdefault(after, []).append(event)
+                    if self._iterating:
+                        # The caller may already wait for the next outcome, with every
+                        # other job held too: nothing else would ever wake it.
+                        self._release_orphans()
                     await event.wait()
-                    outcome = self._ended.get(after)
+                    outcome, recorded = await self._prerequisite(after)
                 if outcome is None or not outcome.ok:
+                    # Not this batch's job, and on its way in a shared journal.
+                    elsewhere = outcome is None and recorded and self._journal.shared
                     if outcome is not None:
                         why = f"ended {outcome.state}"
                     elif after in self._keys:
                         why = "never ended (the jobs wait for each other)"
+                    elif elsewhere:
+                        why = "has not ended yet (another worker runs it)"
+                    elif recorded:
+                        why = "is not in this batch and has not ended"
                     else:
                         why = "was never added"
-                    error = PrerequisiteFailedError(
-                        f"job {job.key} runs after {after}, which {why}"
-                    )
+                    kind = PrerequisitePendingError if elsewhere else PrerequisiteFailedError
+                    error = kind(f"job {job.key} runs after {after}, which {why}")
                     moved = await self._move(
                         job.key, JobState.PENDING, _UNSENT, error=_describe(error)
                     )
@@ -608,6 +635,30 @@ class Batch:
                     return
                 job.follow(outcome)  # type: ignore[attr-defined]  # a DependentJob
             sender.send_nowait(job)
+
+    async def _prerequisite(self, key: str) -> tuple[BatchOutcome | None, bool]:
+        """
+        How the job *key* ended, if it has: in this batch, or (when it is not one of
+        this batch's jobs) as the journal records it; and whether the journal has a
+        record of it at all.
+        """
+        outcome = self._ended.get(key)
+        if outcome is not None or key in self._keys:
+            return outcome, False
+        record = await self._journal.lookup(key)
+        self._journal.forget(key)  # not this batch's job: no need to keep it
+        if record is None or not record.state.is_final:
+            return None, record is not None
+        ended = BatchOutcome(
+            key,
+            record.state,
+            task_id=record.task_id,
+            files=record.files,
+            error=A1ArtError(record.error) if record.error else None,
+            cost=record.cost,
+            from_journal=True,
+        )
+        return ended, True
 
     def _release_orphans(self) -> None:
         """
@@ -805,6 +856,9 @@ class Batch:
         self._emit(BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost))
 
     async def _finish(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
+        # Started as the batch is being stopped (its worker was finishing a journal
+        # write): the scheduler may be stopping too; the journal has the task.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             result = await handle.wait()
         except TaskFailedError as error:

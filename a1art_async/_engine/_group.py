@@ -72,9 +72,12 @@ class OwnedGroup:
     ) -> bool | None:
         """
         Leave the group, waiting for its tasks; the block's own exception comes back as
-        it was raised, not wrapped in an ``ExceptionGroup``.
+        it was raised, not wrapped in an ``ExceptionGroup``.  The group stays running
+        until its tasks have ended: one that is finishing a step the cancellation
+        cannot interrupt (a write in a worker thread) may still start another task,
+        which is then cancelled at once.
         """
-        group, self._group = self._group, None
+        group = self._group
         if group is None:
             return None
         try:
@@ -83,3 +86,5 @@ class OwnedGroup:
             if exc is not None and [exc] == list(errors.exceptions):
                 return False
             raise
+        finally:
+            self._group = None

@@ -13,12 +13,8 @@ loses an image that was paid for.  The key comes from ``--api-key`` or
     a1art akool press IMAGE_ID U2 [--out DIR] [--no-wait]
     a1art akool get IMAGE_ID|TOKEN [--wait] [--out DIR]
 
-A batch row is a create (``{"provider": "akool", "key": "light", "prompt": "...",
-"scale": "16:9", "source_image": "https://..."}``) or a press on the image of an
-earlier row (``{"provider": "akool", "key": "light-u2", "press": "light", "button":
-"U2"}``); ``key`` is optional (a create's is derived from what it asks for, a press's
-is ``<press>-<button>``), ``webhook_url`` too.  akool takes image links only, so rows
-name no local files.
+:func:`batch_job` (in ``_rows``, which needs no ``cli`` extra) turns a job file's akool
+row into a batch job.
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,21 +34,14 @@ from .._cli._exit import ExitCode, UsageError
 from .._cli._local import check_out
 from .._cli._output import jsonable, table
 from .._cli._progress import animated, elapsed_text
-from .._engine._batch import Job
 from .._engine._cost import CostEstimate
 from .._engine._errors import TaskTimeoutError, ValidationError
 from .._engine._schedule import PollPolicy
 from ._client import AsyncClient
 from ._config import BUTTONS, DEFAULT_POLL_POLICY, SCALES
 from ._handles import ImageHandle
-from ._jobs import CreateJob, PressJob, derive_key
 from ._models import CreateRequest, Image, ImageStatus, PressRequest
-
-_CREATE_FIELDS: Final = frozenset(
-    {"provider", "key", "prompt", "scale", "source_image", "webhook_url"}
-)
-_PRESS_FIELDS: Final = frozenset({"provider", "key", "press", "button", "webhook_url"})
-
+from ._rows import batch_job as batch_job
 
 # The parser ---------------------------------------------------------------------------
 
@@ -349,66 +338,3 @@ async def get(ctx: Context) -> ExitCode:
         if ctx.args.wait:
             await handle.refresh()  # an image that has ended needs no wait
         return await _finish(ctx, client, handle, wait=ctx.args.wait)
-
-
-# Batch rows ---------------------------------------------------------------------------
-
-
-def _text(row: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = row.get(name)
-    if value is None:
-        if required:
-            raise ValidationError(name, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(name, f"must be a string, got {value!r:.60}")
-    return value
-
-
-def batch_job(client: AsyncClient, row: Mapping[str, Any], base: Path) -> Job:
-    """
-    One JSONL row with ``"provider": "akool"`` as an engine batch job.
-
-    Args:
-        client: The akool client the batch runs on (its images, webhook URL and
-            observed prices).
-        row: A create (``prompt``, optional ``scale``, ``source_image``, ``key``,
-            ``webhook_url``) or a press on an earlier row's image (``press``: that
-            row's key, ``button``, optional ``key``, ``webhook_url``).
-        base: The job file's folder; akool rows name no local files (the API takes
-            image links), so it is not used.
-
-    Returns:
-        The job; a press runs once the row it names is done, without taking a worker
-        slot while it waits.
-
-    Raises:
-        ValidationError: Naming the field at fault: another provider, an unknown field,
-            an empty prompt, a scale or button outside the documented ones, a source
-            image that is not an http(s) URL.
-    """
-    del base
-    provider = row.get("provider", "akool")
-    if provider != "akool":
-        raise ValidationError("provider", f"must be akool, got {provider!r:.40}")
-    pressing = "press" in row
-    unknown = sorted(set(row) - (_PRESS_FIELDS if pressing else _CREATE_FIELDS))
-    if unknown:
-        raise ValidationError(unknown[0], "is not a field of an akool row")
-    key = _text(row, "key")
-    webhook = _text(row, "webhook_url") or client.webhook_url
-    if pressing:
-        parent = _text(row, "press", required=True)
-        button = _text(row, "button", required=True)
-        assert parent is not None
-        assert button is not None
-        return PressJob(
-            key or f"{parent}-{button}", parent, button, client.images, webhook_url=webhook
-        )
-    prompt = _text(row, "prompt", required=True)
-    scale = _text(row, "scale") or "1:1"
-    source = _text(row, "source_image")
-    assert prompt is not None
-    request = CreateRequest(prompt, scale, source, webhook)
-    fields = {"prompt": prompt, "scale": scale, "source_image": source}
-    return CreateJob(key or derive_key(fields), request, client.images)

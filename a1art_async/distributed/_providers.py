@@ -6,12 +6,19 @@ the database alone.
 A provider registers a :class:`Provider`: how to turn what ``batch.add`` was given into
 JSON parameters (refusing what another machine could not read), how to rebuild the job
 from them with an open client, and what the engine's batch needs from that client.
+
+Registered here: ``a1art`` (the parameters of ``client.generate``), ``akool`` and
+``gateway``, whose parameters are a job file's row without its ``provider`` and ``key``
+(``akool/_rows.py``, ``gateway/_rows.py``: a create or a press on another row's image;
+a model with its prompt and parameters).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,6 +28,8 @@ from .._engine._batch import Job
 from .._engine._errors import ValidationError
 from .._generation import GenerateArgs
 from .._models import App, Size, Upload
+from ..akool import _rows as akool_rows
+from ..gateway import _rows as gateway_rows
 
 #: The provider of a row that names none.
 DEFAULT_PROVIDER = "a1art"
@@ -151,11 +160,52 @@ def _a1art_job(client: Any, key: str, params: Mapping[str, Any]) -> Job:
     )
 
 
-def _a1art_engine(client: Any) -> dict[str, Any]:
+def _engine_parts(client: Any) -> dict[str, Any]:
     session = client._session
     return {"http": session.http, "retry": session.retry, "listeners": session.listeners}
 
 
 register_provider(
-    Provider(name="a1art", params=_a1art_params, job=_a1art_job, engine=_a1art_engine)
+    Provider(name="a1art", params=_a1art_params, job=_a1art_job, engine=_engine_parts)
+)
+
+
+def _row_params(name: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """
+    A job file's row (without ``provider`` and ``key``) as a journal row's parameters,
+    and the key it gets when it names none.
+    """
+    params = {field: value for field, value in options.items() if field not in ("provider", "key")}
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValidationError("params", f"must be JSON: {error}") from None
+    if name == "akool":
+        return akool_rows.row_key(params), params
+    return gateway_rows.row_key({**params, "provider": name}), params
+
+
+def _akool_params(_: Any, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return _row_params("akool", options)
+
+
+def _gateway_params(_: Any, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return _row_params("gateway", options)
+
+
+def _akool_job(client: Any, key: str, params: Mapping[str, Any]) -> Job:
+    return akool_rows.batch_job(client, {**params, "provider": "akool", "key": key}, Path())
+
+
+def _gateway_job(client: Any, key: str, params: Mapping[str, Any]) -> Job:
+    return gateway_rows.batch_job(client, {**params, "provider": "gateway", "key": key}, Path())
+
+
+# The engine's batch takes the same three things from every provider's client (each has a
+# session with its pool, retries and listeners).
+register_provider(
+    Provider(name="akool", params=_akool_params, job=_akool_job, engine=_engine_parts)
+)
+register_provider(
+    Provider(name="gateway", params=_gateway_params, job=_gateway_job, engine=_engine_parts)
 )

@@ -31,7 +31,7 @@ import anyio
 import attrs
 
 from .._engine._batch import Batch as EngineBatch
-from .._engine._batch import BatchOutcome, JobHeldElsewhere
+from .._engine._batch import BatchOutcome, JobHeldElsewhere, PrerequisitePendingError
 from .._engine._errors import A1ArtError, DownloadError, TaskTimeoutError, is_transient
 from .._engine._events import Event, Listener
 from .._engine._journal import JobRecord, JobState
@@ -172,10 +172,22 @@ async def _run(context: WorkerContext, journal: PostgresJournal, lo: int, hi: in
     by_provider: dict[str, list[Row]] = {}
     for row in rows:
         by_provider.setdefault(row.provider, []).append(row)
-    retry = False
-    for name, group in by_provider.items():
-        retry |= await _run_provider(context, journal, name, group, resubmit)
-    if retry:
+    # Each provider's rows through its own client, all at once: a shard of a mixed file
+    # takes as long as its slowest provider, not the sum of them.  Each engine batch has
+    # a journal of its own (on the same pool): a batch closes its journal when it ends.
+    unfinished: list[bool] = []
+
+    async def run(name: str, group: list[Row]) -> None:
+        own = PostgresJournal(context.dsn, journal.batch, worker=context.name, pool=context.pool)
+        try:
+            unfinished.append(await _run_provider(context, own, name, group, resubmit))
+        finally:
+            context.counters.round_trips += own.round_trips
+
+    async with anyio.create_task_group() as tasks:
+        for name, group in by_provider.items():
+            tasks.start_soon(run, name, group)
+    if any(unfinished):
         raise ShardUnfinished(f"shard {journal.batch}[{lo}, {hi}) has jobs that can still end")
 
 
@@ -239,13 +251,16 @@ def _keyed(listener: Listener) -> Listener:
 def _can_end_later(outcome: BatchOutcome) -> bool:
     """
     Whether a run of the shard later may end this job: it failed for a reason that
-    passes, before anything was sent, or while waiting for its task.
+    passes, before anything was sent, or while waiting for its task, or the job it runs
+    after (in another shard) has not ended yet.
     """
     if outcome.state is not JobState.FAILED or outcome.from_journal:
         return False
     error = outcome.error
     if isinstance(error, A1ArtError) and is_transient(error):
         return True
+    if isinstance(error, PrerequisitePendingError):
+        return True  # the job it runs after is still on its way elsewhere
     # A wait that ended with an error leaves the job submitted: poll it again.
     return outcome.task_id is not None and not outcome.files and _still_submitted(error)
 

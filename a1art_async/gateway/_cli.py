@@ -1,6 +1,7 @@
 """
 The gateway on the command line: ``a1art gateway generate`` and ``a1art gateway task``,
-and :func:`batch_job`, which turns one row of a job file into a batch job.
+and :func:`batch_job` (in ``_rows``, which needs no ``cli`` extra), which turns one row
+of a job file into a batch job.
 
 ::
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,18 +40,17 @@ from .._cli._progress import REFRESH, animated, elapsed_text
 from .._engine._cost import CostEstimate
 from .._engine._errors import TaskFailedError, TaskTimeoutError, ValidationError
 from .._engine._handles import JobStatus
-from ._batch import GatewayJob, derive_key
 from ._client import AsyncClient
 from ._config import BASE_URL_VARIABLE, KEY_VARIABLE
 from ._jobs import Generation
 from ._models import GenerationRequest, Image, Result, Task
+from ._rows import ROW_COLUMNS as ROW_COLUMNS
+from ._rows import batch_job as batch_job
 
 #: The task command of this API, for the line that resumes a wait.
 TASK_COMMAND: Final = ("gateway", "task")
 #: The flags that set a generation request's fields (any other is a ``--param``).
 _FLAGS: Final = {"model": "--model", "prompt": "--prompt"}
-#: The columns of a gateway row in a job file.
-ROW_COLUMNS: Final = frozenset({"provider", "key", "model", "prompt", "params"})
 
 
 def _positive_float(text: str) -> float:
@@ -396,52 +396,3 @@ async def task(ctx: Context) -> ExitCode:
             return await _deliver(ctx, gateway, job, None)
         ctx.out.emit(_document(job, job.task, [], None), _show(job, job.task, [], None))
         return ExitCode.OK
-
-
-def batch_job(client: AsyncClient, row: Mapping[str, Any], base: Path) -> GatewayJob:
-    """
-    One row of a job file (``{"provider": "gateway", "key": ..., "model": ...,
-    "prompt": ..., "params": {...}}``) as a batch job.
-
-    The job is priced from the client's credit table (1 credit for a model it does not
-    name: the docs give no prices), prepares nothing, and sends one generation request.
-
-    Args:
-        client: The gateway client the batch runs on.
-        row: The row, parsed.
-        base: The job file's directory; gateway rows name no local files, so it is not
-            read.
-
-    Raises:
-        ValidationError: A row that cannot run, naming its column: not a gateway row, an
-            unknown column, no model, a prompt or key that is not a non-empty string,
-            params that are not an object, a prompt given twice, a parameter that is not
-            JSON.
-    """
-    del base  # no column names a file
-    if row.get("provider") != "gateway":
-        raise ValidationError("provider", f"must be 'gateway', got {row.get('provider')!r}")
-    unknown = sorted(set(row) - ROW_COLUMNS)
-    if unknown:
-        columns = ", ".join(sorted(ROW_COLUMNS))
-        raise ValidationError(unknown[0], f"not a column of a gateway row ({columns})")
-    params = row.get("params", {})
-    if not isinstance(params, Mapping) or not all(isinstance(name, str) for name in params):
-        raise ValidationError("params", f"must be a JSON object, got {params!r}")
-    params = dict(params)
-    prompt = row.get("prompt")
-    if prompt is not None:
-        if "prompt" in params:
-            raise ValidationError("prompt", "given twice: as a column and in params")
-        params["prompt"] = prompt
-    key = row.get("key")
-    if key is not None and (not isinstance(key, str) or not key.strip()):
-        raise ValidationError("key", f"must be a non-empty string, got {key!r}")
-    request = GenerationRequest.of(row.get("model"), params)  # type: ignore[arg-type]
-    return GatewayJob(
-        key.strip() if key is not None else derive_key(request),
-        request,
-        images=client.images,
-        tasks=client.tasks,
-        pricing=client.pricing,
-    )
