@@ -140,7 +140,8 @@ async def test_a_stopped_mixed_batch_resumes_ending_every_row_once_paying_for_no
     Stopped (SIGKILL, or Ctrl-C: status 130 and how to resume) once a third of a mixed
     file's rows, some of each API's, are journaled, the same command again ends every
     row exactly once, each API paid at most once per row and for every row done, with
-    every done row's files saved, and no key in what it prints.
+    every done row's files saved, and no key in what it prints; after Ctrl-C, which
+    waits for the answers of paid requests on their way, every row ends done.
     """
     jobs = tmp_path / "mixed.jsonl"
     jobs.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
@@ -195,6 +196,9 @@ async def test_a_stopped_mixed_batch_resumes_ending_every_row_once_paying_for_no
             assert job["files"]
             assert all(Path(file).parent == out and Path(file).exists() for file in job["files"])
     assert {"done", "unknown", "failed"} >= {job["state"] for job in outcomes.values()}
+    if stop is signal.SIGINT:
+        # Ctrl-C let every paid request on its way bring its answer into the journal.
+        assert {"done"} == {job["state"] for job in outcomes.values()}, outcomes
     for provider in ("a1art", "akool", "gateway"):
         mine = [job for key, job in outcomes.items() if _provider(key) == provider]
         done = sum(job["state"] == "done" for job in mine)

@@ -132,6 +132,10 @@ async def run_context(ctx: Context, *, sigint: bool = False) -> int:
         ctx.close()
     if status is None:
         return _report_interrupt(ctx)
+    if ctx.interrupts.stopped:
+        # A stopped batch printed its summary, the command's one document.
+        ctx.interrupts.delivered = True
+        return _report_interrupt(ctx)
     return int(status)
 
 

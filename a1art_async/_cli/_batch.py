@@ -394,6 +394,7 @@ async def batch(ctx: Context) -> ExitCode:
                     budget=args.budget,
                     resubmit_unknown=args.resubmit_unknown,
                     board=Board(title, label=label),
+                    interrupts=ctx.interrupts,
                 )
     return _report(ctx, journal, result, planned, [*job_file.bad, *unfit], label)
 

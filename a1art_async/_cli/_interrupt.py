@@ -14,6 +14,11 @@ was charged.  So the command line handles SIGINT itself instead of letting
 - a second Ctrl-C abandons even that answer, and the command says the request may have
   been charged.
 
+A batch is stopped more gently: the first Ctrl-C sends nothing more, lets each paid
+request already on its way bring its answer into the journal, and then ends the run
+(``Batch.stop``); the second gives those answers up (``Batch.abandon``), and the next run
+reports their jobs as outcome unknown.
+
 A scope cancelled from outside (an embedding program, a test) is handled the same way.
 """
 
@@ -57,6 +62,17 @@ class Resumable(Protocol):
 R = TypeVar("R", bound=Resumable)
 
 
+class Stoppable(Protocol):
+    """
+    Work that an interrupt stops without losing what was paid for (a batch): see
+    ``Batch.stop`` and ``Batch.abandon``.
+    """
+
+    def stop(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
 def resume_command(args: argparse.Namespace, handle: Resumable) -> str:
     """
     The command that waits for *handle*'s task again, from any shell: its token, and the
@@ -88,6 +104,9 @@ class Interrupts:
         abandoned: A spending request had left and its answer was given up (a second
             Ctrl-C): it may have been charged, and its task id is unknown.
         reported: The interrupt has been reported to the user.
+        stopper: The batch the command runs, while it runs: interrupts stop it (see
+            :class:`Stoppable`) instead of cancelling the command.
+        stopped: An interrupt stopped :attr:`stopper`; the command then ended by itself.
         delivered: The command's answer (a synchronous result, paid for) is already
             printed: an interrupt after it says so on stderr and adds no second document.
     """
@@ -101,15 +120,26 @@ class Interrupts:
         self.abandoned = False
         self.reported = False
         self.delivered = False
+        self.stopper: Stoppable | None = None
+        self.stopped = False
         self._signals = 0
         self._shield: anyio.CancelScope | None = None
 
     def interrupt(self) -> None:
         """
         Stop the command, as Ctrl-C does; the second time, also give up the answer of a
-        spending request in flight.
+        spending request in flight.  A running batch is stopped instead (the second
+        time, abandoned), and the command goes on to print what it did.
         """
         self._signals += 1
+        if self.stopper is not None:
+            # A batch ends by itself once stopped: its summary is still printed.
+            self.stopped = True
+            if self._signals == 1:
+                self.stopper.stop()
+            else:
+                self.stopper.abandon()
+            return
         if self._signals > 1 and self._shield is not None:
             self._shield.cancel()
         if self._scope is not None:

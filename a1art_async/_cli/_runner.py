@@ -28,6 +28,7 @@ from .._engine._events import Listeners
 from .._engine._journal import JournalStore
 from .._generation import GenerateOptions
 from .._models import App
+from ._interrupt import Interrupts
 from ._progress import REFRESH, Board, BoardDisplay
 from ._providers import AnyClient, Planned
 
@@ -132,6 +133,7 @@ async def run_planned(
     budget: int | None = None,
     resubmit_unknown: bool = False,
     board: Board | None = None,
+    interrupts: Interrupts | None = None,
 ) -> RunResult:
     """
     Run checked rows of any providers as one engine batch (one journal, one budget, one
@@ -147,6 +149,7 @@ async def run_planned(
         clients: The open clients of the rows' providers (at least one).
         title, console, journal, concurrency, download_to, budget, resubmit_unknown,
             board: As for :func:`run_jobs`.
+        interrupts: The command's: Ctrl-C stops the batch (see ``_interrupt``).
     """
     board = board or Board(title, label="group")
     for item in planned:
@@ -172,7 +175,42 @@ async def run_planned(
                 batch.add_job(item.job)
 
         save_to = None if download_to is None else Path(download_to)
-        return await _drive(batch, add, board, console, save_to=save_to)
+        return await _drive(batch, add, board, console, save_to=save_to, interrupts=interrupts)
+
+
+class _Stopper:
+    """
+    The batch as Ctrl-C stops it (see ``_interrupt``), saying on the progress console
+    what it waits for.
+    """
+
+    def __init__(self, batch: Batch, console: Console) -> None:
+        self._batch = batch
+        self._console = console
+
+    def stop(self) -> None:
+        flying = self._batch.in_flight
+        self._batch.stop()
+        if flying:
+            self._console.print(
+                f"a1art: stopping; {_requests(flying)} on their way first bring their "
+                "answers into the journal (Ctrl-C again to give them up)",
+                markup=False,
+            )
+
+    def abandon(self) -> None:
+        flying = self._batch.in_flight
+        self._batch.abandon()
+        if flying:
+            self._console.print(
+                f"a1art: gave up the answers of {_requests(flying)}: they may have been "
+                "charged, and the next run reports them as outcome unknown",
+                markup=False,
+            )
+
+
+def _requests(count: int) -> str:
+    return "1 paid request" if count == 1 else f"{count} paid requests"
 
 
 async def _drive(
@@ -182,11 +220,13 @@ async def _drive(
     console: Console,
     *,
     save_to: Path | None = None,
+    interrupts: Interrupts | None = None,
 ) -> RunResult:
     """
     Open *batch*, *add* its jobs, and follow it to the end on the board; with *save_to*,
     inline images that earlier runs journaled without saving are saved there too (see
-    :func:`save_inline`).
+    :func:`save_inline`).  With *interrupts*, Ctrl-C stops the batch without losing what
+    was paid for, and the run ends with what had ended by then.
     """
     outcomes: list[BatchOutcome] = []
     with BoardDisplay(board, console) as display:
@@ -194,12 +234,18 @@ async def _drive(
             async with batch:
                 group.start_soon(_redraw, display)
                 add()
-                async for outcome in batch:
-                    if save_to is not None:
-                        outcome = await save_inline(outcome, save_to)
-                    board.finish(outcome)
-                    display.outcome(outcome)
-                    outcomes.append(outcome)
+                if interrupts is not None:
+                    interrupts.stopper = _Stopper(batch, console)
+                try:
+                    async for outcome in batch:
+                        if save_to is not None:
+                            outcome = await save_inline(outcome, save_to)
+                        board.finish(outcome)
+                        display.outcome(outcome)
+                        outcomes.append(outcome)
+                finally:
+                    if interrupts is not None:
+                        interrupts.stopper = None
                 summary = batch.summary
             group.cancel_scope.cancel()
     return RunResult(tuple(outcomes), summary, board)

@@ -32,15 +32,22 @@ job is not in the batch, its journal record decides: done in an earlier run (or 
 another process sharing the journal, which may run it in another shard), it is followed
 as if it had ended here; still on its way in a shared journal, the held job ends
 :class:`PrerequisitePendingError` and stays pending, for a later run.
+
+A batch can be stopped without losing what was paid for (:meth:`Batch.stop`, the
+command line's first Ctrl-C): nothing more is sent, and each paid request already on
+its way is given its answer, which is journaled, before the batch lets go.  A
+cancellation of the batch's scope stops everything at once instead: a paid request cut
+off on its way stays ``submitting``, and the next run reports it as outcome unknown.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -383,6 +390,11 @@ class Batch:
         self._ended: dict[str, BatchOutcome] = {}
         # Set once the caller iterates: jobs are no longer only being added.
         self._iterating = False
+        # Stopping (see stop()): the scopes it cancels, and the paid requests it lets
+        # finish.
+        self._stopping = False
+        self._stoppables: set[anyio.CancelScope] = set()
+        self._flights: set[_Flight] = set()
         self._committed = 0
         self._counts = dict.fromkeys(
             ("done", "failed", "unknown", "skipped", "spent", "spent_low"), 0
@@ -474,6 +486,8 @@ class Batch:
         """
         if not self._group.running:
             raise RuntimeError("add jobs inside `async with client.batch(...) as batch:`")
+        if self._stopping:
+            raise RuntimeError("the batch was stopped: it takes no more jobs")
         key = job.key
         if not isinstance(key, str) or not key:
             raise ValidationError("key", f"must be a non-empty string, got {key!r}")
@@ -501,9 +515,86 @@ class Batch:
         self._iterating = True
         while self._unfinished > 0:
             self._release_orphans()
-            outcome = await self._out_receive.receive()
+            try:
+                outcome = await self._out_receive.receive()
+            except anyio.EndOfStream:
+                return  # stopped: the journal says where every other job stands
             self._unfinished -= 1
             yield outcome
+
+    # Stopping ------------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """
+        Paid requests that have left and whose answer is not journaled yet.
+        """
+        return sum(1 for flight in self._flights if flight.sent)
+
+    @property
+    def stopping(self) -> bool:
+        """
+        Whether :meth:`stop` (or :meth:`abandon`) was called.
+        """
+        return self._stopping
+
+    def stop(self) -> None:
+        """
+        Stop the batch without losing what was paid for.
+
+        No job starts any more, and a job whose paid request has not left is not sent
+        (it stays pending).  Each paid request already on its way is given its answer,
+        which is journaled (its task submitted, or a synchronous result answered).
+        Waits for tasks end (the tasks stay submitted).  Iterating the batch ends once
+        every request in flight has been answered; outcomes that came before are still
+        yielded.  Running the batch again with the same journal picks every job up,
+        and pays for none twice.
+
+        A synchronous generation can take minutes: :meth:`abandon` gives up waiting.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        for flight in self._flights:
+            if flight.sent:
+                flight.scope.shield = True  # the cancellations below pass it by
+        for scope in self._stoppables:
+            scope.cancel()
+        self._close_if_stopped()
+
+    def abandon(self) -> None:
+        """
+        Stop at once (as :meth:`stop`), also giving up the answers of paid requests on
+        their way: those jobs stay ``submitting`` in the journal, and the next run
+        reports them as outcome unknown (they may have been charged, so they are never
+        sent again unless asked).
+        """
+        self.stop()
+        for flight in self._flights:
+            flight.scope.cancel()
+
+    @contextlib.contextmanager
+    def _stoppable(self) -> Iterator[None]:
+        """
+        A part of the batch's work that :meth:`stop` ends (cancelled at once when the
+        batch is stopping already).
+        """
+        scope = anyio.CancelScope()
+        if self._stopping:
+            scope.cancel()
+        self._stoppables.add(scope)
+        try:
+            with scope:
+                yield
+        finally:
+            self._stoppables.discard(scope)
+            self._close_if_stopped()
+
+    def _close_if_stopped(self) -> None:
+        # Once stopping and nothing runs any more, iterating ends after the outcomes
+        # already out.
+        if self._stopping and not self._stoppables:
+            self._out_send.close()
 
     @property
     def summary(self) -> BatchSummary:
@@ -583,7 +674,9 @@ class Batch:
                     from_journal=outcome.from_journal,
                 )
             )
-        self._out_send.send_nowait(outcome)
+        with contextlib.suppress(anyio.ClosedResourceError):
+            # Stopped, and the iteration is over: the journal holds the outcome.
+            self._out_send.send_nowait(outcome)
 
     # One job -------------------------------------------------------------------------
 
@@ -597,7 +690,7 @@ class Batch:
         earlier run (or by another process sharing the journal), it is followed as if it
         had ended here.
         """
-        with sender:
+        with self._stoppable(), sender:
             record = self._journal.get(job.key)
             if record is None or record.state is JobState.PENDING:
                 outcome, recorded = await self._prerequisite(after)
@@ -695,12 +788,13 @@ class Batch:
         )
 
     async def _worker(self) -> None:
-        async for job in self._jobs_receive:
-            try:
-                await self._run(job)
-            except Exception as error:  # a bug must not lose the job: report it
-                logger.exception("batch job %s failed unexpectedly", job.key)
-                self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
+        with self._stoppable():
+            async for job in self._jobs_receive:
+                try:
+                    await self._run(job)
+                except Exception as error:  # a bug must not lose the job: report it
+                    logger.exception("batch job %s failed unexpectedly", job.key)
+                    self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
 
     async def _run(self, job: Job) -> None:
         record = await self._journal.lookup(job.key)
@@ -769,38 +863,77 @@ class Batch:
             self._emit(BatchOutcome(job.key, JobState.FAILED, error=over))
             return
         self._committed += cost
+        flight = _Flight()
+        self._flights.add(flight)
+        sent: _Sent | None = None
+        try:
+            with flight.scope:
+                sent = await self._send(job, flight, estimate.low, cost)
+        finally:
+            self._flights.discard(flight)
+        if sent is None:
+            # Ended already, or abandoned on its way (the journal says submitting).
+            return
+        handle, answer = sent
+        if answer is None:
+            self._group.group.start_soon(self._finish, job, handle, cost)
+        else:
+            result, files = answer
+            await self._save_and_end(job, handle.task_id, result, files, cost)
+
+    async def _send(self, job: Job, flight: _Flight, low: int, cost: int) -> _Sent | None:
+        """
+        Prepare and submit *job*, and journal what its paid request brought: a task, or
+        the result itself.  Once that request has left, :meth:`stop` lets this finish
+        (see ``_Flight``).
+
+        Returns:
+            The handle, with the result and its files when the answer was the result;
+            ``None`` when the job has ended here.
+        """
         try:
             await job.prepare()
-            handle = await job.submit(_JournalGuard(self, job.key, cost))
+            handle = await job.submit(_JournalGuard(self, job.key, cost, flight))
         except OutcomeUnknown as error:
             self._counts["spent"] += cost
-            self._counts["spent_low"] += estimate.low
+            self._counts["spent_low"] += low
             await self._move(job.key, JobState.UNKNOWN, _SENT, cost=cost, error=_describe(error))
             self._emit(BatchOutcome(job.key, JobState.UNKNOWN, error=error, cost=cost))
-            return
+            return None
         except JobHeldElsewhere:
             # Another process claimed it between our read and our claim: it pays.
             self._committed -= cost
             self._held(job.key)
-            return
+            return None
         except BudgetExceededError as error:
             # The shared budget refused the claim: the job stays pending, nothing sent.
             self._committed -= cost
             self._emit(BatchOutcome(job.key, JobState.FAILED, error=error))
-            return
+            return None
         except A1ArtError as error:
             # A failed upload, a definitive rejection, a redirect, or a request that never
             # left: nothing was charged (a charge that may have happened is the
             # OutcomeUnknown above).
             self._committed -= cost
             await self._unpaid_failure(job, error)
-            return
+            return None
         self._counts["spent"] += cost
-        self._counts["spent_low"] += estimate.low
+        self._counts["spent_low"] += low
         if handle.done and handle.latest is not None:
             # The answer was the result itself: record its files before saving them.
-            await self._answered(job, handle, cost)
-            return
+            try:
+                result = await handle.wait()
+            except TaskFailedError as error:
+                await self._end_failed(job, handle.task_id, error, cost)
+                return None
+            files = list(job.files(result))
+            # Inline bytes go in as data: URLs: a run that dies before saving them has
+            # paid for them, and the next one saves them from here.
+            urls = tuple(file.as_url() for file in files)
+            await self._move(
+                job.key, JobState.ANSWERED, _SENT, task_id=handle.task_id, files=urls, cost=cost
+            )
+            return handle, (result, files)
         # From `unknown` too: another process may have given up on our claim while the
         # answer was on its way; the task id is the better truth.
         await self._move(
@@ -814,22 +947,7 @@ class Batch:
             submitted_at=handle.submitted_wall,
         )
         self._submitted(job.key, handle.task_id, cost, from_journal=False)
-        self._group.group.start_soon(self._finish, job, handle, cost)
-
-    async def _answered(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
-        try:
-            result = await handle.wait()
-        except TaskFailedError as error:
-            await self._end_failed(job, handle.task_id, error, cost)
-            return
-        files = list(job.files(result))
-        # Inline bytes go in as data: URLs: a run that dies before saving them has paid
-        # for them, and the next one saves them from here.
-        urls = tuple(file.as_url() for file in files)
-        await self._move(
-            job.key, JobState.ANSWERED, _SENT, task_id=handle.task_id, files=urls, cost=cost
-        )
-        await self._save_and_end(job, handle.task_id, result, files, cost)
+        return handle, None
 
     async def _unpaid_failure(self, job: Job, error: A1ArtError) -> None:
         """
@@ -856,22 +974,24 @@ class Batch:
         self._emit(BatchOutcome(job.key, JobState.FAILED, task_id, result, error=error, cost=cost))
 
     async def _finish(self, job: Job, handle: JobHandle[Any], cost: int) -> None:
-        # Started as the batch is being stopped (its worker was finishing a journal
-        # write): the scheduler may be stopping too; the journal has the task.
-        await anyio.lowlevel.checkpoint_if_cancelled()
-        try:
-            result = await handle.wait()
-        except TaskFailedError as error:
-            await self._end_failed(job, handle.task_id, error, cost)
-            return
-        except A1ArtError as error:
-            # Timed out, or a poll ended with an error: still submitted, a later run
-            # polls it again.
-            self._emit(
-                BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
-            )
-            return
-        await self._save_and_end(job, handle.task_id, result, list(job.files(result)), cost)
+        with self._stoppable():
+            # Started as the batch is being stopped (its worker was finishing a journal
+            # write): the scheduler may be stopping too; the journal has the task.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            try:
+                result = await handle.wait()
+            except TaskFailedError as error:
+                await self._end_failed(job, handle.task_id, error, cost)
+                return
+            except A1ArtError as error:
+                # Timed out, or a poll ended with an error: still submitted, a later run
+                # polls it again.
+                self._emit(
+                    BatchOutcome(job.key, JobState.FAILED, handle.task_id, error=error, cost=cost)
+                )
+                return
+            files = list(job.files(result))
+            await self._save_and_end(job, handle.task_id, result, files, cost)
 
     async def _save_and_end(
         self,
@@ -918,18 +1038,41 @@ class Batch:
         return tuple(saved)
 
 
+#: What a paid request brought: its handle, and the result with its files when the
+#: answer was the result itself.
+_Sent = tuple[JobHandle[Any], tuple[Any, list[ResultFile]] | None]
+
+
+class _Flight:
+    """
+    One job's paid request, from its submission until what it brought is journaled.
+
+    Its scope is cancelled only by :meth:`Batch.abandon`.  Once the request has left
+    (``sent``), :meth:`Batch.stop` shields the scope, so the stop's cancellation of the
+    batch's work passes it by until the answer is journaled; an attempt that provably
+    was not charged (a rate refusal before a retry) takes the shield off again.
+    """
+
+    __slots__ = ("scope", "sent")
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.sent = False
+
+
 class _JournalGuard:
     """
     Journals a job as ``submitting`` right before its paid request leaves, and back to
-    ``pending`` when an attempt provably was not charged.
+    ``pending`` when an attempt provably was not charged; tells the job's flight which.
     """
 
-    __slots__ = ("batch", "cost", "key")
+    __slots__ = ("batch", "cost", "flight", "key")
 
-    def __init__(self, batch: Batch, key: str, cost: int) -> None:
+    def __init__(self, batch: Batch, key: str, cost: int, flight: _Flight) -> None:
         self.batch = batch
         self.key = key
         self.cost = cost
+        self.flight = flight
 
     async def sending(self) -> None:
         """
@@ -953,8 +1096,11 @@ class _JournalGuard:
             with anyio.CancelScope(shield=True):
                 await self.unpaid()
             raise
+        self.flight.sent = True
 
     async def unpaid(self) -> None:
+        self.flight.sent = False
+        self.flight.scope.shield = False  # a stop may cancel the wait to send it again
         await self.batch._move(self.key, JobState.PENDING, (JobState.SUBMITTING,))
 
 
