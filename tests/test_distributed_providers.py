@@ -16,14 +16,20 @@ from typing import Any
 import psycopg
 import pytest
 
+from a1art_async import akool, gateway
 from a1art_async._cli._app import run_parsed
 from a1art_async._cli._args import parse
+from a1art_async._cli._context import scaled_policy
+from a1art_async._cli._providers import akool_policy
 from a1art_async._engine._batch import (
     BatchOutcome,
     PrerequisiteFailedError,
     PrerequisitePendingError,
 )
+from a1art_async._engine._errors import ValidationError
 from a1art_async._engine._journal import JobState
+from a1art_async._engine._limiter import LocalTokenSource
+from a1art_async.distributed import run_worker
 from a1art_async.distributed._shards import _can_end_later, queue_of
 from a1art_async.distributed._tokens import key_hash
 from a1art_async.testing import Emulator as A1ArtEmulator
@@ -254,3 +260,72 @@ async def test_a_shards_providers_run_at_once(
     sent = min(e.time for e in emus.gateway.journal if e.method == "POST")
     polled = max(e.time for e in emus.a1art.journal if e.endpoint == "tasks")
     assert sent < polled
+
+
+@pytest.mark.anyio
+async def test_run_worker_takes_the_other_providers_clients(
+    emus: Emulators,
+    dsn: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """
+    ``run_worker(clients=...)`` from Python runs a mixed batch's akool and gateway rows
+    through the clients it was given, and its a1.art rows through a client made from
+    the options; each key's budget is the shared one, and each row is paid once.
+    """
+    jobs = _write(tmp_path / "mixed.jsonl", MIXED)
+    queued, _, err = await _run(
+        emus, "batch", str(jobs), "--journal", dsn, "--batch", "py", "--workers", "0"
+    )
+    assert 0 == queued, err
+    monkeypatch.delenv("AKOOL_API_KEY")  # the clients below carry their keys
+    transport = emus.transport()
+    async with (
+        akool.AsyncClient(
+            api_key=AKOOL_KEY,
+            base_url=emus.akool.api_origin,
+            poll_policy=akool_policy(float(SCALE)),
+            transport=transport,
+        ) as akool_client,
+        gateway.AsyncClient(
+            api_key=GATEWAY_KEY,
+            base_url=emus.gateway.api_origin,
+            poll_policy=scaled_policy(float(SCALE)),
+            transport=transport,
+        ) as gateway_client,
+    ):
+        report = await run_worker(
+            dsn,
+            clients={"akool": akool_client, "gateway": gateway_client},
+            batch="py",
+            until_done=True,
+            poll_interval=0.05,
+            api_key=A1ART_KEY,
+            poll_policy=scaled_policy(float(SCALE)),
+            transport=transport,
+        )
+        budgets = [
+            client._session.limiter.source  # type: ignore[attr-defined]
+            for client in (akool_client, gateway_client)
+        ]
+    with psycopg.connect(dsn) as connection:
+        hashed = {row[0] for row in connection.execute("SELECT key_hash FROM a1art_rates")}
+    assert (6, 0, 0) == (report.done, report.failed, report.unknown)
+    assert {"done"} == {state for _, state in _jobs(dsn, "py").values()}
+    assert {"a1art": 1, "akool": 2, "gateway": 3} == emus.paid()
+    assert {key_hash(key) for key in KEYS} == hashed
+    # The clients' own budgets are theirs again once the worker is done.
+    assert all(isinstance(source, LocalTokenSource) for source in budgets)
+
+
+@pytest.mark.anyio
+async def test_run_worker_refuses_a_client_of_an_unknown_provider(dsn: str) -> None:  # noqa: F811
+    """
+    A client under a name no provider has, or the a1.art client among the others, is
+    refused before the worker connects.
+    """
+    with pytest.raises(ValidationError, match="unknown provider 'midjourney'"):
+        await run_worker(dsn, clients={"midjourney": object()}, until_done=True)
+    with pytest.raises(ValidationError, match="client="):
+        await run_worker(dsn, clients={"a1art": object()}, until_done=True)

@@ -10,6 +10,7 @@ journal records it (jobs that had ended before are yielded at once, ``from_journ
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
@@ -21,7 +22,6 @@ from .._engine._batch import BatchOutcome, BatchSummary, OutcomeUnknownFromJourn
 from .._engine._errors import A1ArtError, ValidationError
 from .._engine._events import Listener
 from .._engine._journal import JobState
-from .._engine._limiter import Limiter, LocalTokenSource, TokenSource
 from ._database import Pool, open_pool, require_asyncio
 from ._endings import Endings, last_ended
 from ._enqueue import Incoming, enqueue
@@ -29,7 +29,7 @@ from ._journal import PostgresJournal, worker_name
 from ._providers import DEFAULT_PROVIDER, provider
 from ._queue import make_app
 from ._shards import SHARD_SIZE
-from ._tokens import SharedTokenSource
+from ._tokens import shared_budget
 from ._worker import WorkerOptions, work
 
 #: Rows sent to the journal at once.
@@ -115,7 +115,7 @@ class DistributedBatch:
         self._language = language
         self._poll = poll_interval
         self._pool: Pool | None = None
-        self._shared: tuple[Limiter, TokenSource, SharedTokenSource] | None = None
+        self._shared = contextlib.AsyncExitStack()
         self._app: Any = None
         self._buffer: list[Incoming] = []
         self._keys: set[str] = set()
@@ -136,7 +136,7 @@ class DistributedBatch:
         self._app = make_app()
         await self._app.open_async(pool=self._pool)
         if self._workers > 0:
-            await self._share_budget()
+            await self._shared.enter_async_context(shared_budget(self._pool, self._client))
             self._group = anyio.create_task_group()
             await self._group.__aenter__()
             self._group.start_soon(self._work)
@@ -157,31 +157,11 @@ class DistributedBatch:
                 if exc is not None:
                     self._group.cancel_scope.cancel()
                 await self._group.__aexit__(exc_type, exc, tb)
-            if self._shared is not None:
-                limiter, local, source = self._shared
-                limiter.source = local
-                await source.__aexit__(None, None, None)
+            await self._shared.aclose()
             if self._app is not None:
                 await self._app.close_async()
             if self._pool is not None:
                 await self._pool.close()
-
-    async def _share_budget(self) -> None:
-        """
-        The server limits the key, not the process: while the batch is open, the
-        client's own token source gives way to the key's shared one (the database row
-        every worker with this key uses), unless the client was given a source of its
-        own.  In-flight slots and priorities stay the client's.
-        """
-        session = getattr(self._client, "_session", None)
-        if session is None or not isinstance(session.limiter.source, LocalTokenSource):
-            return
-        assert self._pool is not None
-        limiter = session.limiter
-        source = SharedTokenSource(self._pool, session._secret.reveal(), limiter.config)
-        await source.__aenter__()
-        self._shared = (limiter, limiter.source, source)
-        limiter.source = source
 
     async def _work(self) -> None:
         assert self._pool is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -17,7 +18,8 @@ from .._engine._events import Listener
 from .._engine._limiter import RateLimit
 from ._database import open_pool, require_asyncio
 from ._journal import worker_name
-from ._tokens import SharedTokenSource
+from ._providers import DEFAULT_PROVIDER, provider
+from ._tokens import SharedTokenSource, shared_budget
 from ._worker import WorkerOptions, work
 
 
@@ -49,6 +51,7 @@ async def run_worker(
     dsn: str,
     client: AsyncClient | None = None,
     *,
+    clients: Mapping[str, Any] | None = None,
     batch: str | None = None,
     until_done: bool = False,
     shards: int = 2,
@@ -69,12 +72,20 @@ async def run_worker(
     Without *client*, the worker makes one from *client_options* (``api_key``,
     ``base_url``, ``rate_limit``, ``poll_policy``, ... as for ``AsyncClient``) whose
     request budget is shared, through the database, with every worker using the same
-    key.  A *client* given is used as it is (open it first; give it a
-    :class:`SharedTokenSource` to share its budget).
+    key.  A *client* given (open it first) is used as it is, its request budget shared
+    the same way unless it was given a token source of its own.
+
+    Jobs of other providers (rows of a mixed job file) run through *clients*: open
+    clients by provider name, such as ``{"akool": akool.AsyncClient(...), "gateway":
+    gateway.AsyncClient(...)}``, each one's budget shared the same way.  With *clients*
+    and no a1.art key (no *client*, no ``api_key``, no ``A1ART_API_KEY``), the worker
+    runs without a1.art: a shard with a1.art rows goes back to the queue for a worker
+    that has it.
 
     Args:
         dsn: The ``postgresql://`` URL of the journal.
         client: An open a1.art client, or ``None``.
+        clients: Open clients of the other providers, by provider name.
         batch: Only this batch's shards (every batch's by default).
         until_done: Stop once no shard is queued or running.
         shards: Shards run at once.
@@ -97,6 +108,11 @@ async def run_worker(
         ValidationError: Bad options, or no API key.
     """
     require_asyncio("run_worker")
+    others = dict(clients or {})
+    for named in others:
+        if named == DEFAULT_PROVIDER:
+            raise ValidationError("clients", "pass the a1.art client as client=")
+        provider(named)  # a provider the journal knows, or a ValidationError
     for field, value in (("shards", shards), ("concurrency", concurrency)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError(field, f"must be a positive integer, got {value!r}")
@@ -115,12 +131,10 @@ async def run_worker(
     pool = await open_pool(dsn, size=2 * shards + 3)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            if client is None:
-                key = client_options.pop("api_key", None) or os.environ.get("A1ART_API_KEY", "")
-                if not key or not key.strip():
-                    raise ValidationError(
-                        "api_key", "no API key: pass api_key= or set A1ART_API_KEY"
-                    )
+            key = client_options.pop("api_key", None) or os.environ.get("A1ART_API_KEY", "")
+            if client is None and (not key or not key.strip()) and not others:
+                raise ValidationError("api_key", "no API key: pass api_key= or set A1ART_API_KEY")
+            if client is None and key and key.strip():
                 try:
                     budget = RateLimit.of(client_options.pop("rate_limit", None))
                 except ValueError as error:
@@ -133,9 +147,13 @@ async def run_worker(
                         api_key=key, rate_limit=budget, token_source=source, **client_options
                     )
                 )
-            counters = await work(
-                pool, {"a1art": client}, dsn, label, options, stop, on_event=on_event
-            )
+            if client is not None:
+                others[DEFAULT_PROVIDER] = client
+            for given in others.values():
+                # Each key's budget is shared with every worker using it (a client made
+                # here has its shared source already).
+                await stack.enter_async_context(shared_budget(pool, given))
+            counters = await work(pool, others, dsn, label, options, stop, on_event=on_event)
     finally:
         await pool.close()
     return WorkerReport(

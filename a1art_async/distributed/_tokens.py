@@ -28,14 +28,16 @@ dies loses its lease, at most ``lease_ahead`` seconds of the budget.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import logging
 import math
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import anyio
 
-from .._engine._limiter import Permit, RateLimit
+from .._engine._limiter import LocalTokenSource, Permit, RateLimit
 from ._database import Pool
 
 logger = logging.getLogger("a1art_async.distributed")
@@ -290,3 +292,25 @@ class SharedTokenSource:
         self._rate = rate
         for index in range(int(count)):
             self._tokens.append(start + index / rate - offset)
+
+
+@contextlib.asynccontextmanager
+async def shared_budget(pool: Pool, client: Any) -> AsyncIterator[None]:
+    """
+    The server limits the key, not the process: while the block runs, *client*'s own
+    token source gives way to its key's shared one (the database row every worker with
+    this key uses), unless the client was given a source of its own.  In-flight slots
+    and priorities stay the client's.
+    """
+    session = getattr(client, "_session", None)
+    if session is None or not isinstance(session.limiter.source, LocalTokenSource):
+        yield
+        return
+    limiter = session.limiter
+    local = limiter.source
+    async with SharedTokenSource(pool, session._secret.reveal(), limiter.config) as source:
+        limiter.source = source
+        try:
+            yield
+        finally:
+            limiter.source = local
