@@ -228,6 +228,23 @@ async def test_estimate_prices_every_provider_after_an_earlier_run_and_checks_th
     assert "the budget of 10 suffices" in text.stdout
 
 
+@pytest.mark.anyio
+async def test_gateway_credits_price_gateway_rows(
+    emus: Emulators, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    ``GATEWAY_CREDITS`` prices the gateway rows of a job file (a model it does not name
+    costs 1), and ``--budget`` is judged against those prices.
+    """
+    monkeypatch.setenv("GATEWAY_CREDITS", f"{models.GPT_IMAGE}=5,{models.SEEDREAM}=2")
+    jobs = _write(tmp_path, MIXED[3:7])
+    ran = await a1art(emus, "batch", str(jobs), "--estimate", "--budget", "9", "--json")
+    body = ran.json()
+    assert {"gateway": {"jobs": 4, "credits": 9, "credits_low": 9}} == body["providers"]
+    assert (ExitCode.OK, True) == (ran.code, body["budget"]["suffices"])
+    assert {"a1art": 0, "akool": 0, "gateway": 0} == emus.paid()
+
+
 #: Answered at once (the gateway's synchronous models) first, then one task of each API
 #: to poll and a press on the akool image: with one job submitted at a time, every
 #: answer is in before the tasks are submitted, and the tasks take seconds.

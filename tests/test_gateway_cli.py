@@ -416,6 +416,38 @@ class TestCommands:
         assert f"a1art: task {body['task_id']} failed" in ran.stderr
 
     @pytest.mark.anyio
+    async def test_gateway_credits_price_the_models(
+        self, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """
+        ``GATEWAY_CREDITS`` prices a model's generation; a model it does not name costs 1.
+        """
+        monkeypatch.setenv("GATEWAY_CREDITS", f" {models.WANX}=3 , other-model=0")
+        named = await a1art(
+            emulator, "gateway", "generate", "--model", models.WANX,
+            "--param", 'input={"prompt": "x"}', "--no-wait", "--json",
+        )  # fmt: skip
+        other = await a1art(
+            emulator, "gateway", "generate", "--model", models.WAN_PLUS,
+            "--param", 'input={"prompt": "x"}', "--no-wait", "--json",
+        )  # fmt: skip
+        assert (3, 1) == (named.json()["credits"], other.json()["credits"])
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("table", ["gpt=two", "=2", "gpt=-1", "gpt"])
+    async def test_a_malformed_credit_table_is_refused_before_sending(
+        self, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, table: str
+    ) -> None:
+        """
+        A ``GATEWAY_CREDITS`` pair that is not MODEL=N stops the command with status 2,
+        naming the variable, before any request.
+        """
+        monkeypatch.setenv("GATEWAY_CREDITS", f"{models.WANX}=2,{table}")
+        ran = await a1art(emulator, "gateway", "generate", "--model", models.FLUX, "--prompt", "x")
+        assert (2, []) == (ran.code, emulator.journal)
+        assert f"a1art: GATEWAY_CREDITS: {table!r} is not MODEL=N" in ran.stderr
+
+    @pytest.mark.anyio
     async def test_ctrl_c_while_waiting_names_the_gateway_task(self, emulator: Emulator) -> None:
         """
         Ctrl-C while a task runs names it and the ``gateway task`` command that resumes
@@ -433,7 +465,7 @@ class TestCommands:
         )
         assert 130 == ran.code
         task_id = emulator.journal[0].task_id
-        # The command line has no credit table: every model is priced at 1.
+        # Without GATEWAY_CREDITS every model is priced at 1.
         assert f"a1art: interrupted; task {task_id} goes on, 1 credits" in ran.stderr
         assert f"--base-url {emulator.api_origin} gateway task" in ran.stderr
 

@@ -37,6 +37,7 @@ from ..akool import _rows as akool_rows
 from ..akool._cli import _policy as akool_policy
 from ..akool._client import AsyncClient as AkoolClient
 from ..gateway import _rows as gateway_rows
+from ..gateway._cli import credits_from_environment
 from ..gateway._client import AsyncClient as GatewayClient
 from ..gateway._config import BASE_URL_VARIABLE as GATEWAY_BASE_URL
 from ..gateway._config import KEY_VARIABLE as GATEWAY_KEY
@@ -188,6 +189,7 @@ def new_client(ctx: Context, provider: str, line: int | None = None, **options: 
         base_url=address,
         poll_policy=scaled_policy(scale),
         transport=ctx.transport,
+        credits=credits_from_environment(),
         **options,
     )
 

@@ -161,6 +161,38 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+#: The command line's credit table: ``MODEL=N`` pairs, comma-separated (the docs give
+#: no prices; a model the table does not name costs 1).
+CREDITS_VARIABLE: Final = "GATEWAY_CREDITS"
+
+
+def credits_from_environment() -> dict[str, int]:
+    """
+    Credits per generation request by model, from ``$GATEWAY_CREDITS``
+    (``gpt-image-1=2,seedream-3-0-t2i=3``); empty when it is unset.
+
+    Raises:
+        UsageError: A pair that is not ``MODEL=N`` with N a non-negative integer.
+    """
+    table: dict[str, int] = {}
+    for pair in os.environ.get(CREDITS_VARIABLE, "").split(","):
+        if not pair.strip():
+            continue
+        model, equals, number = pair.rpartition("=")
+        model = model.strip()
+        try:
+            credits = int(number.strip())
+        except ValueError:
+            credits = -1
+        if not equals or not model or credits < 0:
+            raise UsageError(
+                f"{CREDITS_VARIABLE}: {pair.strip()!r} is not MODEL=N (N a whole number "
+                "of credits, 0 or more)"
+            )
+        table[model] = credits
+    return table
+
+
 def client(ctx: Context, *, sync_timeout: float | None = None) -> AsyncClient:
     """
     A gateway client from the global options and the environment.
@@ -184,6 +216,7 @@ def client(ctx: Context, *, sync_timeout: float | None = None) -> AsyncClient:
         base_url=base_url,
         poll_policy=scaled_policy(args.time_scale),
         transport=ctx.transport,
+        credits=credits_from_environment(),
         **options,
     )
 
