@@ -354,6 +354,19 @@ def test_batch_estimates_runs_and_resumes(server: dict[str, str], tmp_path: Path
     assert after_first == stats(server)["generate_calls"]
 
 
+def test_a_batch_says_when_its_credits_are_a_range(server: dict[str, str], tmp_path: Path) -> None:
+    """
+    A batch whose apps are priced as a range (an app whose kind the docs leave open)
+    says, under its table, that the credits are upper bounds and what the range is.
+    """
+    ranged = cli(server, "batch", str(_jobs_file(tmp_path, JOBS[:1])))
+    (tmp_path / "exact").mkdir()
+    exact = cli(server, "batch", str(_jobs_file(tmp_path / "exact", JOBS[4:])))
+    assert (0, 0) == (ranged.returncode, exact.returncode), ranged.stderr + exact.stderr
+    line = "credits are the most each job can cost: this run was charged between 2 and 4"
+    assert (True, False) == (line in ranged.stdout, "credits are the most" in exact.stdout)
+
+
 def test_a_batch_over_budget_exits_6(server: dict[str, str], tmp_path: Path) -> None:
     """
     A CSV batch whose budget stops some jobs exits 6 and lists them as failed.

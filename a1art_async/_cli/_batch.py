@@ -148,6 +148,13 @@ def print_summary(
         total = SummaryRow(*(a + b for a, b in pairs))
     grid.add_row("total", "", *total.cells(), style="bold", end_section=True)
     console.print(grid)
+    if summary.credits_low < summary.credits_spent:
+        # An app whose kind the docs leave open is priced as a range (CostEstimate).
+        console.print(
+            f"credits are the most each job can cost: this run was charged between "
+            f"{summary.credits_low} and {summary.credits_spent}",
+            markup=False,
+        )
     if summary.skipped:
         console.print(f"{summary.skipped} jobs had ended in an earlier run (journal)")
     failures = [outcome for outcome in result.outcomes if not outcome.ok]
