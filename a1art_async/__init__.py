@@ -25,6 +25,7 @@ from ._engine._journal import JobRecord as JobRecord
 from ._engine._journal import JobState as JobState
 from ._engine._journal import JournalStore as JournalStore
 from ._engine._journal import MemoryJournal as MemoryJournal
+from ._engine._journal import NotesStore as NotesStore
 from ._engine._journal import SQLiteJournal as SQLiteJournal
 from ._engine._learn import Durations as Durations
 from ._engine._limiter import Priority as Priority
@@ -247,6 +248,7 @@ __all__ = [
     "MemoryJournal",
     "MissingImageFileError",
     "NotAnImageError",
+    "NotesStore",
     "Outcome",
     "OutcomeUnknown",
     "PollPolicy",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Unpack, overload
 
 import httpx
 
@@ -80,6 +80,8 @@ class AsyncClient(ClientCore[Task]):
     ``async with`` form: it runs the polling scheduler in a task group that the block
     owns, so nothing it starts outlives the client.
     """
+
+    provider: ClassVar[str] = "a1art"
 
     def __init__(
         self,

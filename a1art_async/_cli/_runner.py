@@ -162,6 +162,11 @@ async def run_planned(
             http=clients[0].http,
             retry=clients[0].retry,
             listeners=relay,
+            durations={
+                name: learned
+                for client in clients
+                for name, learned in client._batch_engine()["durations"].items()
+            },
             concurrency=concurrency,
             journal=journal,
             download_to=download_to,

@@ -44,10 +44,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -82,9 +91,13 @@ from ._journal import (
     SharedJournalStore,
     SQLiteJournal,
 )
+from ._learn import Durations
 from ._limiter import Priority, request_priority
 from ._logging import logger
 from ._retry import RetryPolicy, SpendGuard
+
+#: Seconds between notes of what was learned, while a batch runs.
+NOTE_EVERY: Final = 60.0
 
 
 @attrs.frozen
@@ -330,6 +343,10 @@ class Batch:
         retry: Retries for downloads.
         listeners: The client's listeners, whose events about this batch's tasks the
             batch relays with the job's key.
+        durations: What each client's scheduler learned of task durations, by a name
+            for its API: kept as notes in the journal (when its store keeps notes) and
+            read back by the next run, so that a resumed batch polls by what the last
+            run learned from the start.
         **options: See :class:`BatchOptions`.
     """
 
@@ -339,6 +356,7 @@ class Batch:
         http: httpx.AsyncClient,
         retry: RetryPolicy,
         listeners: Listeners,
+        durations: Mapping[str, Durations] | None = None,
         concurrency: int = 8,
         journal: str | os.PathLike[str] | JournalStore | SharedJournalStore | None = None,
         download_to: str | os.PathLike[str] | None = None,
@@ -395,6 +413,11 @@ class Batch:
         self._stopping = False
         self._stoppables: set[anyio.CancelScope] = set()
         self._flights: set[_Flight] = set()
+        self._durations = dict(durations or {})
+        # When the learned durations were last noted (on the loop's clock), and whether
+        # a note is being written.
+        self._noted = 0.0
+        self._noting = False
         self._committed = 0
         self._counts = dict.fromkeys(
             ("done", "failed", "unknown", "skipped", "spent", "spent_low"), 0
@@ -415,6 +438,7 @@ class Batch:
     async def __aenter__(self) -> Self:
         try:
             await self._journal.open()
+            await self._read_notes()
         except BaseException:
             # Cancelled (or the journal unreadable) before the batch began: __aexit__
             # will not run, so nothing may be left open.
@@ -430,6 +454,7 @@ class Batch:
             and (record.task_id or record.state is not JobState.FAILED)
         )
         self._started = time.monotonic()
+        self._noted = anyio.current_time()
         self._stop_listening = self._client_listeners.add(self._relay)
         group = await self._group.enter()
         # A batch is bulk work: a web request or a single wait on the same client goes
@@ -456,7 +481,10 @@ class Batch:
                 self._stop_listening()
             self._close_streams()
             with anyio.CancelScope(shield=True):
-                await self._journal.close()
+                try:
+                    await self._write_notes()
+                finally:
+                    await self._journal.close()
 
     def _close_streams(self) -> None:
         self._jobs_send.close()
@@ -590,6 +618,62 @@ class Batch:
             self._stoppables.discard(scope)
             self._close_if_stopped()
 
+    # Notes: what was learned, for the next run -----------------------------------------
+
+    async def _read_notes(self) -> None:
+        """
+        Start each client's learning from what the journal's last run noted, for the
+        families it has not learned itself.  A note that cannot be read is ignored: it
+        only makes the first polls better.
+        """
+        for name, durations in self._durations.items():
+            text = await self._journal.note(f"durations:{name}")
+            if text is None:
+                continue
+            try:
+                state = json.loads(text)
+                families = {
+                    family: entry
+                    for family, entry in state["families"].items()
+                    if family not in durations
+                }
+                durations.load({"v": state["v"], "families": families})
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                logger.warning("the journal's note of learned durations is ignored: %s", error)
+
+    async def _write_notes(self) -> None:
+        """
+        Note what each client has learned of task durations in the journal, added to
+        what was noted before (for families this run did not see).
+        """
+        self._noting = True
+        try:
+            for name, durations in self._durations.items():
+                learned = durations.export()
+                if not learned["families"]:
+                    continue
+                key = f"durations:{name}"
+                # The families noted before, if the note reads as a whole (a note that
+                # does not is replaced).
+                before = Durations(learn_after=durations.learn_after, window=durations.window)
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    before.load(json.loads(await self._journal.note(key) or '{"v": 1}'))
+                families = before.export()["families"] | learned["families"]
+                await self._journal.write_note(key, json.dumps({"v": 1, "families": families}))
+        finally:
+            self._noted = anyio.current_time()
+            self._noting = False
+
+    def _note_now_and_then(self) -> None:
+        """
+        While a long batch runs, note what was learned once a minute (a run killed
+        before its end keeps what it learned until then).
+        """
+        if self._noting or not self._durations or anyio.current_time() - self._noted < NOTE_EVERY:
+            return
+        self._noting = True
+        self._group.group.start_soon(self._write_notes)
+
     def _close_if_stopped(self) -> None:
         # Once stopping and nothing runs any more, iterating ends after the outcomes
         # already out.
@@ -661,6 +745,7 @@ class Batch:
         if outcome.task_id is not None:
             self._keys_of.pop(outcome.task_id, None)
         self._journal.forget(outcome.key)
+        self._note_now_and_then()
         if self._listeners:
             kind = _FINAL_EVENT.get(outcome.state, EventKind.FAILED)
             self._listeners.emit(

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Generic, Literal, Self, TypedDict, TypeVar
+from typing import ClassVar, Generic, Literal, Self, TypedDict, TypeVar
 
 import attrs
 import httpx
@@ -29,6 +29,7 @@ from ._errors import ValidationError
 from ._events import Listener, Listeners
 from ._group import OwnedGroup
 from ._handles import Poller
+from ._learn import Durations
 from ._limiter import RateLimit, TokenSource
 from ._logging import configure_from_env
 from ._retry import RetryPolicy
@@ -124,6 +125,7 @@ class BatchEngine(TypedDict):
     http: httpx.AsyncClient
     retry: RetryPolicy
     listeners: Listeners
+    durations: dict[str, Durations]
 
 
 class ClientCore(Generic[R]):
@@ -147,6 +149,9 @@ class ClientCore(Generic[R]):
             with an ``http_client``, ``"aiohttp"`` without the ``fast`` extra, or
             another string as the transport.
     """
+
+    #: The API's name in a batch journal's notes (what was learned is kept by it).
+    provider: ClassVar[str] = "api"
 
     def __init__(
         self,
@@ -275,4 +280,9 @@ class ClientCore(Generic[R]):
         and the client's listeners (which hear about the batch's jobs).
         """
         session = self._session
-        return BatchEngine(http=session.http, retry=session.retry, listeners=session.listeners)
+        return BatchEngine(
+            http=session.http,
+            retry=session.retry,
+            listeners=session.listeners,
+            durations={self.provider: self._scheduler.durations},
+        )

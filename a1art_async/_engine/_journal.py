@@ -115,6 +115,26 @@ class JournalStore(Protocol):
         ...
 
 
+class NotesStore(Protocol):
+    """
+    A journal store that also keeps a batch's notes: small named texts beside the jobs,
+    such as what the scheduler learned of task durations, for the next run.  Optional:
+    a store without these methods keeps no notes.
+    """
+
+    def get_note(self, name: str) -> str | None:
+        """
+        The note called *name*, if any.
+        """
+        ...
+
+    def put_note(self, name: str, text: str) -> None:
+        """
+        Store the note called *name* durably before returning.
+        """
+        ...
+
+
 @runtime_checkable
 class SharedJournalStore(Protocol):
     """
@@ -169,12 +189,19 @@ class MemoryJournal:
 
     def __init__(self) -> None:
         self._records: dict[str, JobRecord] = {}
+        self._notes: dict[str, str] = {}
 
     def load(self) -> dict[str, JobRecord]:
         return dict(self._records)
 
     def put(self, record: JobRecord) -> None:
         self._records[record.key] = record
+
+    def get_note(self, name: str) -> str | None:
+        return self._notes.get(name)
+
+    def put_note(self, name: str, text: str) -> None:
+        self._notes[name] = text
 
     def close(self) -> None:
         pass
@@ -205,6 +232,9 @@ class SQLiteJournal:
         for column, kind in _ADDED_COLUMNS:
             if column not in present:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, text TEXT NOT NULL)"
+        )
 
     def load(self) -> dict[str, JobRecord]:
         with self._lock:
@@ -249,6 +279,19 @@ class SQLiteJournal:
                     record.hint,
                     record.submitted_at,
                 ),
+            )
+
+    def get_note(self, name: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT text FROM notes WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_note(self, name: str, text: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO notes (name, text) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET text = excluded.text",
+                (name, text),
             )
 
     def close(self) -> None:
@@ -367,6 +410,28 @@ class Journal:
             await self._call(self.store.put, record)
             self._records[record.key] = record
         return True
+
+    async def note(self, name: str) -> str | None:
+        """
+        The batch's note called *name*, if the store keeps notes (see
+        :class:`NotesStore`) and has one.
+        """
+        get = getattr(self.store, "get_note", None)
+        if self._shared is not None or get is None:
+            return None
+        found: str | None = await self._call(get, name)
+        return found
+
+    async def write_note(self, name: str, text: str) -> None:
+        """
+        Keep *text* as the batch's note called *name* (nothing, for a store without
+        notes).
+        """
+        put = getattr(self.store, "put_note", None)
+        if self._shared is not None or put is None:
+            return
+        async with self._lock:
+            await self._call(put, name, text)
 
     async def close(self) -> None:
         """

@@ -11,7 +11,7 @@ immediate polls, ``client.batch`` runs journaled batches.
 from __future__ import annotations
 
 import os
-from typing import Literal, Unpack
+from typing import ClassVar, Literal, Unpack
 
 import httpx
 
@@ -59,6 +59,8 @@ class AsyncClient(ClientCore[Image]):
 
     Use it as ``async with akool.AsyncClient() as client:``; waiting needs that form.
     """
+
+    provider: ClassVar[str] = "akool"
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Unpack
+from typing import ClassVar, Literal, Unpack
 
 import httpx
 
@@ -91,6 +91,8 @@ class AsyncClient(ClientCore[Task]):
     :meth:`aclose`.  Waiting for tasks needs the ``async with`` form, which runs the
     polling scheduler; a synchronous model's result needs no waiting.
     """
+
+    provider: ClassVar[str] = "gateway"
 
     def __init__(
         self,
