@@ -438,15 +438,7 @@ async def _run_worker(ctx: Context, dsn: str, stop: anyio.Event) -> WorkerReport
             counters = await work(pool, clients.opened, dsn, name, options, stop)
     finally:
         await pool.close()
-    return WorkerReport(
-        name=name,
-        done=counters.done,
-        failed=counters.failed,
-        unknown=counters.unknown,
-        held=counters.held,
-        shards=counters.shards,
-        round_trips=counters.round_trips,
-    )
+    return WorkerReport.of(name, counters)
 
 
 async def _open_for_worker(ctx: Context, clients: SharedClients, moving: Collection[str]) -> None:

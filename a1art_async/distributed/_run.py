@@ -19,6 +19,7 @@ from .._engine._limiter import RateLimit
 from ._database import open_pool, require_asyncio
 from ._journal import worker_name
 from ._providers import DEFAULT_PROVIDER, provider
+from ._shards import Counters
 from ._tokens import SharedTokenSource, shared_budget
 from ._worker import WorkerOptions, work
 
@@ -45,6 +46,21 @@ class WorkerReport:
     held: int
     shards: int
     round_trips: int
+
+    @classmethod
+    def of(cls, name: str, counters: Counters) -> WorkerReport:
+        """
+        The report of the worker *name*, from what it counted.
+        """
+        return cls(
+            name=name,
+            done=counters.done,
+            failed=counters.failed,
+            unknown=counters.unknown,
+            held=counters.held,
+            shards=counters.shards,
+            round_trips=counters.round_trips,
+        )
 
 
 async def run_worker(
@@ -156,12 +172,4 @@ async def run_worker(
             counters = await work(pool, others, dsn, label, options, stop, on_event=on_event)
     finally:
         await pool.close()
-    return WorkerReport(
-        name=label,
-        done=counters.done,
-        failed=counters.failed,
-        unknown=counters.unknown,
-        held=counters.held,
-        shards=counters.shards,
-        round_trips=counters.round_trips,
-    )
+    return WorkerReport.of(label, counters)
