@@ -112,15 +112,19 @@ class EmulatorASGI:
                 return candidate
         return origin
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """
+        The server's life: what runs beside the emulator (``running()``, webhooks for
+        one) starts with it and stops with it.
+        """
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        async with self._emulator.running():
+            await send({"type": "lifespan.startup.complete"})
+            while message["type"] != "lifespan.shutdown":
+                message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
 
 
 async def _send(send: Send, response: Response) -> None:

@@ -16,6 +16,7 @@ requests that match no route (endpoint ``other``) are never faulted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import Callable, Iterable
@@ -222,6 +223,13 @@ class EmulatorBase:
         in-process.
         """
         return EmulatorTransport(self)
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """
+        What runs beside the emulator while a server serves it (from the ASGI lifespan's
+        startup to its shutdown): nothing, unless an emulator says otherwise.
+        """
+        return contextlib.nullcontext()
 
     def asgi_app(self) -> EmulatorASGI:
         """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol
 from urllib.parse import parse_qs
 
@@ -144,3 +145,5 @@ class Served(Protocol):
     async def handle(self, request: Request, *, read_timeout: float | None = None) -> Reply: ...
 
     def admin(self, request: Request) -> Response: ...
+
+    def running(self) -> AbstractAsyncContextManager[object]: ...

@@ -135,7 +135,7 @@ def _uvicorn_server(emulator: EmulatorBase, log_level: str) -> Any:
 
     config = uvicorn.Config(
         emulator.asgi_app(),
-        lifespan="off",
+        lifespan="on",
         log_level=log_level,
         access_log=False,
         loop="asyncio",

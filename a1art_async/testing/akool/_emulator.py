@@ -121,6 +121,9 @@ class Emulator(EmulatorBase):
         files_origin: The origin result images are served from.
         clock: As for the a1.art emulator: the running loop's clock by default.
         faults: Initial fault knobs (all off).
+        serve_webhooks: While a server serves the emulator (``serve --webhooks``), send
+            the webhooks over real HTTP to each image's ``webhookUrl`` (in process,
+            :meth:`sending_webhooks` does it for a block).
     """
 
     routes: ClassVar[RouteTable] = RouteTable(API_PREFIX)
@@ -138,6 +141,7 @@ class Emulator(EmulatorBase):
         files_origin: str = "https://cdn.akool.emulator",
         clock: Callable[[], float] | None = None,
         faults: Faults | None = None,
+        serve_webhooks: bool = False,
     ) -> None:
         super().__init__(
             api_origin=api_origin,
@@ -154,6 +158,7 @@ class Emulator(EmulatorBase):
         self._images: dict[str, ImageRecord] = {}
         self._pictures: BoundedCache[str, bytes] = BoundedCache(64)
         self.webhooks = WebhookSender(self, seed)
+        self.serve_webhooks = serve_webhooks
         self.add_key(api_key, client_id=client_id)
 
     # -- accounts -------------------------------------------------------------------------
@@ -323,6 +328,15 @@ class Emulator(EmulatorBase):
         return data
 
     # -- webhooks -------------------------------------------------------------------------
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """
+        While a server serves the emulator: with ``serve_webhooks``, the webhooks go out
+        over real HTTP (see :meth:`sending_webhooks`); else nothing.
+        """
+        if not self.serve_webhooks:
+            return contextlib.nullcontext()
+        return self.sending_webhooks()
 
     @contextlib.asynccontextmanager
     async def sending_webhooks(

@@ -3,7 +3,8 @@
 
 The kit's server (see :mod:`.._kit._server`) with akool's options (``--api-key``,
 ``--client-id``) and ``api_key=`` and ``client_id=`` lines after the kit's banner.
-Webhooks are sent in process only (``Emulator.sending_webhooks``), not by this command.
+With ``--webhooks`` it sends the webhooks of images that ask for one, over real HTTP to
+their ``webhookUrl`` (in process, ``Emulator.sending_webhooks`` does it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--client-id", default=DEFAULT_CLIENT_ID, help=f"its client id ({DEFAULT_CLIENT_ID})"
     )
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="send each image's webhooks over HTTP to its webhookUrl (sealed with the key)",
+    )
 
 
 def _make(
@@ -42,6 +48,7 @@ def _make(
         api_origin=api_origin,
         files_origin=files_origin,
         faults=faults,
+        serve_webhooks=args.webhooks,
     )
 
 
