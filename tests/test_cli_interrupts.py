@@ -219,6 +219,9 @@ def test_two_sigints_are_handled_then_ctrl_c_is_python_s_again(backend: str) -> 
     give up a spending request's answer), and then the handler is Python's again, so a
     third Ctrl-C always ends the program.
     """
+    # Python's own handler to start from, whatever this process inherited (a shell
+    # starts background jobs with SIGINT ignored).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
     interrupts = Interrupts()
     waited: list[bool] = []
@@ -233,7 +236,11 @@ def test_two_sigints_are_handled_then_ctrl_c_is_python_s_again(backend: str) -> 
                     waited.append(True)
                 os.kill(os.getpid(), signal.SIGINT)
 
-    anyio.run(main, backend=backend)
+    try:
+        anyio.run(main, backend=backend)
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert [] == waited
     assert 2 == interrupts._signals
-    assert before == signal.getsignal(signal.SIGINT)
+    assert before == after
