@@ -88,22 +88,7 @@ class OneAtATime(PostgresJournal):
 
     async def transition(self, record: JobRecord, expect: Any) -> bool:
         states = [state.value for state in expect if state is not None]
-        params: dict[str, Any] = {
-            "batch": self.batch,
-            "key": record.key,
-            "state": record.state.value,
-            "task_id": record.task_id,
-            "files": json.dumps(list(record.files)),
-            "error": record.error,
-            "cost": record.cost,
-            "updated": record.updated or time.time(),
-            "route": record.route,
-            "hint": record.hint,
-            "submitted_at": record.submitted_at,
-            "worker": self.worker,
-            "final": record.state.is_final,
-            "expect": states,
-        }
+        params = self._params(record, states)
         if None in expect:
             await self._execute(_INSERT, params)
             params["expect"] = [*states, JobState.PENDING.value]

@@ -200,9 +200,11 @@ class PostgresJournal:
         )
         return {row[0]: record_of(row) for row in rows}
 
-    async def transition(self, record: JobRecord, expect: Collection[JobState | None]) -> bool:
-        states = [state.value for state in expect if state is not None]
-        params: dict[str, Any] = {
+    def _params(self, record: JobRecord, states: list[str]) -> dict[str, Any]:
+        """
+        The statement parameters of *record*'s transition from *states*.
+        """
+        return {
             "batch": self.batch,
             "key": record.key,
             "state": record.state.value,
@@ -218,6 +220,10 @@ class PostgresJournal:
             "final": record.state.value in _FINAL,
             "expect": states,
         }
+
+    async def transition(self, record: JobRecord, expect: Collection[JobState | None]) -> bool:
+        states = [state.value for state in expect if state is not None]
+        params = self._params(record, states)
         if record.state is JobState.SUBMITTING:
             return await self._claim(record, params, may_insert=None in expect)
         held = self._claims.get(record.key)
